@@ -1,0 +1,60 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/photovault/photovault/cmd/config"
+	"github.com/photovault/photovault/store"
+	"github.com/photovault/photovault/store/keys"
+	"github.com/rs/zerolog"
+)
+
+// vault is an opened data directory: keys loaded and checked, database open.
+type vault struct {
+	cfg       *config.Config
+	store     *store.Store
+	master    keys.Key
+	secret    keys.Key
+	masterSrc keys.Source
+	secretSrc keys.Source
+}
+
+// openVault creates the data dir (0700) if needed, loads or generates the
+// keys, opens the database and refuses a master key other than the one the
+// vault was created with.
+func openVault(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*vault, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	master, msrc, err := keys.LoadOrCreate(cfg.EncryptionKey, cfg.DataDir, "master")
+	if err != nil {
+		return nil, fmt.Errorf("encryption key (PHOTOVAULT_ENCRYPTION_KEY): %w", err)
+	}
+	secret, ssrc, err := keys.LoadOrCreate(cfg.SecretKey, cfg.DataDir, "secret")
+	if err != nil {
+		return nil, fmt.Errorf("secret key (PHOTOVAULT_SECRET_KEY): %w", err)
+	}
+	for name, src := range map[string]keys.Source{"master": msrc, "secret": ssrc} {
+		if src == keys.FromGenerated {
+			log.Warn().Str("key", name).Str("dir", cfg.DataDir+"/keys").
+				Msg("generated a new key inside the data dir; back it up and move it out (see `photovault check`)")
+		}
+	}
+	st, err := store.Open(ctx, cfg.DBPath(), store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.BindMasterKey(ctx, master.CheckValue()); err != nil {
+		_ = st.Close()
+		if errors.Is(err, store.ErrWrongKey) {
+			return nil, fmt.Errorf("this vault was created with a different encryption key (given key id %s); start it with the original PHOTOVAULT_ENCRYPTION_KEY", master.ID())
+		}
+		return nil, err
+	}
+	return &vault{cfg: cfg, store: st, master: master, secret: secret, masterSrc: msrc, secretSrc: ssrc}, nil
+}
+
+func (v *vault) Close() error { return v.store.Close() }

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/photovault/photovault/cmd/config"
+	"github.com/photovault/photovault/store"
+	"github.com/photovault/photovault/store/keys"
+	"github.com/photovault/photovault/store/kv"
+	"github.com/photovault/photovault/store/storetest"
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+)
+
+// syncBuffer collects log lines from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testEnv is a real server on a real SQLite file, a real badger dir and a
+// real HTTP listener.
+type testEnv struct {
+	t     *testing.T
+	srv   *Server
+	http  *httptest.Server
+	store *store.Store
+	kv    *kv.Store
+	cfg   *config.Config
+	logs  *syncBuffer
+	clock *storetest.Clock
+}
+
+func newTestEnv(t *testing.T, env map[string]string) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	config.Register(fs)
+	vals := map[string]string{"PHOTOVAULT_DATA_DIR": dir, "PHOTOVAULT_RATE_LIMIT": "0"}
+	for k, v := range env {
+		vals[k] = v
+	}
+	cfg, err := config.Load(fs, func(k string) string { return vals[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{cfg.TmpDir(), cfg.BlobDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock := storetest.NewClock()
+	st := storetest.NewWithClock(t, clock.Now)
+	logs := &syncBuffer{}
+	log := zerolog.New(logs).With().Timestamp().Logger()
+	kvs, err := kv.Open(filepath.Join(dir, "kv"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kvs.Close() })
+	master, _ := keys.Generate()
+	secret, _ := keys.Generate()
+	srv, err := New(Deps{Config: cfg, Log: log, Store: st, KV: kvs, Master: master, Secret: secret, Now: clock.Now, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &testEnv{t: t, srv: srv, http: hs, store: st, kv: kvs, cfg: cfg, logs: logs, clock: clock}
+}
+
+// do sends a request and returns status, headers and body.
+func (e *testEnv) do(method, path string, body any, hdr map[string]string) (*http.Response, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.http.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp, b
+}
+
+func decode[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	return v
+}

@@ -1,0 +1,19 @@
+package server
+
+import (
+	"net"
+	"testing"
+)
+
+func parseNets(t *testing.T, cidrs ...string) ([]*net.IPNet, error) {
+	t.Helper()
+	var out []*net.IPNet
+	for _, c := range cidrs {
+		_, n, err := net.ParseCIDR(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,80 @@
+// Package server is PhotoVault's HTTP layer: the owner API, the public share
+// API, the client gallery, health and metrics. It owns no state of its own;
+// everything kept lives in store/.
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/photovault/photovault/cmd/config"
+	"github.com/photovault/photovault/store"
+	"github.com/photovault/photovault/store/keys"
+	"github.com/rs/zerolog"
+)
+
+// KV is what the server needs of the ephemeral key-value store.
+type KV interface {
+	Ping() error
+}
+
+// Deps are the server's collaborators, built once by cmd/ and passed in.
+type Deps struct {
+	Config  *config.Config
+	Log     zerolog.Logger
+	Store   *store.Store
+	KV      KV
+	Master  keys.Key
+	Secret  keys.Key
+	Now     func() time.Time
+	Version string
+}
+
+// Server serves the PhotoVault HTTP API.
+type Server struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	store   *store.Store
+	kv      KV
+	master  keys.Key
+	secret  keys.Key
+	now     func() time.Time
+	version string
+	tls     bool
+	metrics *metrics
+	handler http.Handler
+
+	background []func(context.Context) // started by Start
+	flushers   []func(context.Context) // run by Stop
+}
+
+// New builds a Server and its route table.
+func New(d Deps) (*Server, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{
+		cfg: d.Config, log: d.Log, store: d.Store, kv: d.KV, master: d.Master, secret: d.Secret,
+		now: d.Now, version: d.Version, tls: d.Config.TLS(), metrics: newMetrics(d.Version),
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the root http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// HTTPServer wraps the handler in an http.Server with timeouts that bound
+// slow clients (slowloris) without cutting long uploads and downloads: there
+// is no overall read/write timeout, only header and idle limits.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          newStdLogger(s.log),
+	}
+}
