@@ -138,3 +138,24 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool) e
 		return nil
 	})
 }
+
+// SetPassword replaces an owner's password hash and ends every session except
+// keepSession (the one that changed it, if any): their refresh families are
+// revoked and access tokens issued before now stop working.
+func (s *Store) SetPassword(ctx context.Context, userID, hash, keepSession string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.nowMS()
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_ms = ? WHERE id = ?`, hash, now, userID)
+		if err != nil {
+			return fmt.Errorf("store: set password: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		const q = `UPDATE sessions SET revoked_ms = ? WHERE user_id = ? AND revoked_ms IS NULL AND id != ?`
+		if _, err := tx.ExecContext(ctx, q, now, userID, keepSession); err != nil {
+			return fmt.Errorf("store: set password: revoke sessions: %w", err)
+		}
+		return nil
+	})
+}

@@ -36,7 +36,8 @@ type Reader struct {
 	cachedLen int
 	pos       int64
 	closed    bool
-	decrypted int // chunks decrypted so far (observed by tests)
+	decrypted int  // chunks decrypted so far (observed by tests)
+	endOK     bool // the final chunk has authenticated as the final one
 }
 
 // Open opens blob ref for reading. kek.ID must equal ref.KeyID and kek
@@ -142,7 +143,22 @@ func (r *Reader) load(idx int64) error {
 		return fmt.Errorf("blob: read %s: %w: chunk %d fails authentication", r.id, ErrCorrupt, idx)
 	}
 	r.cached, r.cachedLen = idx, len(pt)
+	if last {
+		r.endOK = true
+	}
 	return nil
+}
+
+// atEOF returns io.EOF once the final chunk has authenticated, so end of
+// stream is never reported for a truncated or substituted file, including
+// an empty blob whose only chunk holds no bytes.
+func (r *Reader) atEOF() error {
+	if !r.endOK {
+		if err := r.load(r.nchunks - 1); err != nil {
+			return err
+		}
+	}
+	return io.EOF
 }
 
 // ReadAt reads len(p) bytes at plaintext offset off. It is safe for
@@ -162,7 +178,7 @@ func (r *Reader) readAt(p []byte, off int64) (int, error) {
 		return 0, fmt.Errorf("blob: read %s: negative offset", r.id)
 	}
 	if off >= r.size {
-		return 0, io.EOF
+		return 0, r.atEOF()
 	}
 	n := 0
 	for n < len(p) && off < r.size {
@@ -176,7 +192,7 @@ func (r *Reader) readAt(p []byte, off int64) (int, error) {
 		off += int64(c)
 	}
 	if n < len(p) {
-		return n, io.EOF
+		return n, r.atEOF()
 	}
 	return n, nil
 }
@@ -249,6 +265,9 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 		if n < r.cachedLen-within {
 			return total, io.ErrShortWrite
 		}
+	}
+	if err := r.atEOF(); err != io.EOF {
+		return total, err
 	}
 	return total, nil
 }
