@@ -16,4 +16,7 @@ var (
 	// ErrCorrupt reports a file whose structure could not be parsed or
 	// decoded.
 	ErrCorrupt = errors.New("imaging: corrupt or truncated image")
+	// ErrWatermarkText reports watermark text that is empty once control
+	// characters and surrounding space are removed (→ 400).
+	ErrWatermarkText = errors.New("imaging: empty watermark text")
 )
