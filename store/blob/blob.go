@@ -4,12 +4,12 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Sentinel errors. Callers compare with errors.Is; every error this package
@@ -114,10 +114,10 @@ func ValidID(id string) bool {
 	return true
 }
 
-// newID returns a fresh random blob id.
-func newID() (string, error) {
+// newID returns a fresh random blob id read from rnd.
+func newID(rnd io.Reader) (string, error) {
 	var b [idBytes]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	if _, err := io.ReadFull(rnd, b[:]); err != nil {
 		return "", fmt.Errorf("blob: random id: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
@@ -160,13 +160,13 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 }
 
 // wrapKey seals a data key under kek for blobID.
-func wrapKey(kek KEK, blobID string, dataKey *[32]byte) ([]byte, error) {
+func wrapKey(rnd io.Reader, kek KEK, blobID string, dataKey *[32]byte) ([]byte, error) {
 	g, err := newGCM(kek.Key[:])
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, wrapNonceLen, wrappedKeyLen)
-	if _, err := rand.Read(out); err != nil {
+	if _, err := io.ReadFull(rnd, out); err != nil {
 		return nil, fmt.Errorf("blob: random nonce: %w", err)
 	}
 	return g.Seal(out, out[:wrapNonceLen], dataKey[:], wrapAD(blobID, kek.ID)), nil

@@ -2,6 +2,7 @@ package blob
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"io"
 	"io/fs"
@@ -483,7 +484,7 @@ func TestIDsAndPaths(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for i := 0; i < 100; i++ {
-		id, err := newID()
+		id, err := newID(rand.Reader)
 		if err != nil || !ValidID(id) || seen[id] {
 			t.Fatalf("newID = %q, %v", id, err)
 		}

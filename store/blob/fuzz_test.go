@@ -13,7 +13,7 @@ import (
 // not the blob's genuine plaintext: any input other than the original file
 // fails with ErrCorrupt, after at most a prefix of real plaintext.
 func FuzzReader(f *testing.F) {
-	s := newTestStore(f, tExp)
+	s := deterministic(newTestStore(f, tExp), 40)
 	kek := testKEK(40)
 	plain := randBytes(2*1024+300, 40) // three chunks, the last partial
 	ref := put(f, s, kek, plain, 0)
@@ -94,7 +94,7 @@ func FuzzRange(f *testing.F) {
 	}
 	var cases []blobCase
 	for _, exp := range []uint8{tExp, defaultChunkExp} {
-		s := newTestStore(f, exp)
+		s := deterministic(newTestStore(f, exp), exp)
 		plain := randBytes(3<<exp+123, uint64(exp))
 		cases = append(cases, blobCase{s, put(f, s, kek, plain, 0), plain})
 	}

@@ -1,8 +1,10 @@
 package blob
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ type Store struct {
 	blobsDir string
 	tmpDir   string
 	chunkExp uint8
+	random   io.Reader // crypto/rand.Reader; tests substitute a seeded stream
 	bufs     sync.Pool // *[]byte of chunkSize+tagLen, shared by writers and readers
 }
 
@@ -41,6 +44,7 @@ func newStore(root, tmpDir string, chunkExp uint8) (*Store, error) {
 		blobsDir: filepath.Join(root, blobsDirName),
 		tmpDir:   tmpDir,
 		chunkExp: chunkExp,
+		random:   rand.Reader,
 	}
 	for _, d := range []string{s.blobsDir, s.tmpDir} {
 		if err := os.MkdirAll(d, dirPerm); err != nil {
@@ -127,7 +131,7 @@ func (s *Store) Rewrap(ref Ref, from, to KEK) (Ref, error) {
 	if err := unwrapKey(from, ref, &dk); err != nil {
 		return Ref{}, fmt.Errorf("blob: rewrap: %w", err)
 	}
-	wk, err := wrapKey(to, ref.ID, &dk)
+	wk, err := wrapKey(s.random, to, ref.ID, &dk)
 	if err != nil {
 		return Ref{}, fmt.Errorf("blob: rewrap %s: %w", ref.ID, err)
 	}

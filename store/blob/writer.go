@@ -2,10 +2,10 @@ package blob
 
 import (
 	"crypto/cipher"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -46,16 +46,16 @@ func (s *Store) Create(kek KEK) (*Writer, error) {
 	if err := checkKEK(kek); err != nil {
 		return nil, fmt.Errorf("blob: create: %w", err)
 	}
-	id, err := newID()
+	id, err := newID(s.random)
 	if err != nil {
 		return nil, err
 	}
 	var dk [32]byte
 	defer clear(dk[:])
-	if _, err := rand.Read(dk[:]); err != nil {
+	if _, err := io.ReadFull(s.random, dk[:]); err != nil {
 		return nil, fmt.Errorf("blob: random data key: %w", err)
 	}
-	wrapped, err := wrapKey(kek, id, &dk)
+	wrapped, err := wrapKey(s.random, kek, id, &dk)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (s *Store) Create(kek KEK) (*Writer, error) {
 	}
 	w := &Writer{s: s, kek: kek, id: id, aead: aead, wrapped: wrapped, chunk: 1 << s.chunkExp}
 	w.hdr.chunkExp = s.chunkExp
-	if _, err := rand.Read(w.hdr.prefix[:]); err != nil {
+	if _, err := io.ReadFull(s.random, w.hdr.prefix[:]); err != nil {
 		return nil, fmt.Errorf("blob: random nonce prefix: %w", err)
 	}
 	if _, err := hex.Decode(w.hdr.id[:], []byte(id)); err != nil {
