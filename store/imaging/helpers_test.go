@@ -106,14 +106,18 @@ func pngHeaderOnly(w, h uint32) []byte {
 	return append(append([]byte{}, pngSignature...), pngChunk("IHDR", ihdr)...)
 }
 
-// jpegHeaderOnly is SOI, a quantisation table and a SOF0 declaring w×h.
+// jpegHeaderOnly is SOI, a quantisation table, a SOF0 declaring w×h and an
+// SOS header with no scan data.
 func jpegHeaderOnly(w, h uint16) []byte {
 	b := []byte{0xFF, 0xD8}
 	dqt := append([]byte{0xFF, 0xDB, 0x00, 0x43, 0x00}, bytes.Repeat([]byte{1}, 64)...)
 	b = append(b, dqt...)
 	sof := []byte{0xFF, 0xC0, 0x00, 0x11, 0x08, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 0x03,
 		0x01, 0x22, 0x00, 0x02, 0x11, 0x00, 0x03, 0x11, 0x00}
-	return append(b, sof...)
+	b = append(b, sof...)
+	// The config decoder reads up to SOS when there is no JFIF APP0.
+	sos := []byte{0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00}
+	return append(b, sos...)
 }
 
 // tEnt is one entry for buildTIFF. Values of more than 4 bytes go out of
