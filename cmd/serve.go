@@ -62,7 +62,7 @@ func serve(ctx context.Context, cfg *config.Config, e env) error {
 
 	ver, _, _ := buildInfo()
 	srv, err := server.New(server.Deps{
-		Config: cfg, Log: log, Store: v.store, KV: kvs, Master: v.master, Secret: v.secret, Version: ver,
+		Config: cfg, Log: log, Store: v.store, KV: kvs, Master: v.master, Secret: v.secret, Version: ver, Banner: e.stderr,
 	})
 	if err != nil {
 		return err

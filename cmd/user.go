@@ -57,7 +57,7 @@ func newUserCreateCmd(e env) *cobra.Command {
 			return err
 		}
 		if err := auth.CheckPassword(pw, username); err != nil {
-			return fmt.Errorf("weak password: %w", err)
+			return weakPassword(err)
 		}
 		cfg, err := load()
 		if err != nil {
@@ -127,7 +127,7 @@ func newUserPasswdCmd(e env) *cobra.Command {
 			return err
 		}
 		if err := auth.CheckPassword(pw, username); err != nil {
-			return fmt.Errorf("weak password: %w", err)
+			return weakPassword(err)
 		}
 		cfg, err := load()
 		if err != nil {
@@ -181,4 +181,13 @@ func newUserDisableCmd(e env, disable bool) *cobra.Command {
 		return v.store.SetUserDisabled(cmd.Context(), u.ID, disable)
 	}
 	return c
+}
+
+// weakPassword turns a policy rejection into "weak password: <reason>".
+func weakPassword(err error) error {
+	var wp *auth.WeakPasswordError
+	if errors.As(err, &wp) {
+		return fmt.Errorf("weak password: %s", wp.Reason)
+	}
+	return fmt.Errorf("weak password: %w", err)
 }

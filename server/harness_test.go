@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"github.com/photovault/photovault/server/auth"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/photovault/photovault/cmd/config"
 	"github.com/photovault/photovault/store"
@@ -50,6 +53,9 @@ type testEnv struct {
 	cfg   *config.Config
 	logs  *syncBuffer
 	clock *storetest.Clock
+	// sleeps records throttle delays instead of sleeping.
+	sleepMu sync.Mutex
+	sleeps  []time.Duration
 }
 
 func newTestEnv(t *testing.T, env map[string]string) *testEnv {
@@ -81,13 +87,58 @@ func newTestEnv(t *testing.T, env map[string]string) *testEnv {
 	t.Cleanup(func() { _ = kvs.Close() })
 	master, _ := keys.Generate()
 	secret, _ := keys.Generate()
-	srv, err := New(Deps{Config: cfg, Log: log, Store: st, KV: kvs, Master: master, Secret: secret, Now: clock.Now, Version: "test"})
+	e := &testEnv{t: t, store: st, kv: kvs, cfg: cfg, logs: logs, clock: clock}
+	srv, err := New(Deps{Config: cfg, Log: log, Store: st, KV: kvs, Master: master, Secret: secret, Now: clock.Now, Version: "test",
+		Sleep: func(_ context.Context, d time.Duration) error {
+			e.sleepMu.Lock()
+			e.sleeps = append(e.sleeps, d)
+			e.sleepMu.Unlock()
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return &testEnv{t: t, srv: srv, http: hs, store: st, kv: kvs, cfg: cfg, logs: logs, clock: clock}
+	e.srv = srv
+	e.http = httptest.NewServer(srv.Handler())
+	t.Cleanup(e.http.Close)
+	return e
+}
+
+// owner is a created owner with a logged-in session.
+type owner struct {
+	id, username, password string
+	access, refresh        string
+}
+
+func (o owner) bearer() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + o.access}
+}
+
+// createOwner makes an owner directly in the store and logs in over HTTP.
+func (e *testEnv) createOwner(username string) owner {
+	e.t.Helper()
+	pw := "Correct-Horse-Battery-" + username + "-42"
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u, err := e.store.CreateUser(context.Background(), username, hash)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	o := owner{id: u.ID, username: username, password: pw}
+	o.access, o.refresh = e.login(username, pw)
+	return o
+}
+
+func (e *testEnv) login(username, pw string) (string, string) {
+	e.t.Helper()
+	resp, body := e.do("POST", "/api/auth/login", map[string]string{"username": username, "password": pw}, nil)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("login %s: %d %s", username, resp.StatusCode, body)
+	}
+	tp := decode[tokenPair](e.t, body)
+	return tp.AccessToken, tp.RefreshToken
 }
 
 // do sends a request and returns status, headers and body.

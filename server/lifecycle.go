@@ -25,13 +25,3 @@ func (s *Server) Stop(ctx context.Context) {
 		f(ctx)
 	}
 }
-
-// Announce logs what an operator needs on start, such as how to create the
-// first owner.
-func (s *Server) Announce(ctx context.Context) {
-	n, err := s.store.CountUsers(ctx)
-	if err != nil || n > 0 {
-		return
-	}
-	s.log.Info().Msg("no owner account yet: run `photovault user create --username NAME --password-stdin`")
-}

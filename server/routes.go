@@ -24,5 +24,20 @@ func (s *Server) routes() http.Handler {
 	r.Get("/health", s.h(s.handleHealth()))
 	r.Head("/health", s.h(s.handleHealth()))
 	r.Get("/metrics", s.h(s.handleMetrics()))
+
+	// Owner authentication (API.md).
+	r.Get("/api/auth/setup", s.h(s.handleSetupStatus()))
+	r.Post("/api/auth/setup", s.h(s.handleSetup()))
+	r.Post("/api/auth/login", s.h(s.handleLogin()))
+	r.Post("/api/auth/refresh", s.h(s.handleRefresh()))
+
+	// Everything below needs an owner.
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireOwner)
+		r.Post("/api/auth/logout", s.h(s.handleLogout()))
+		r.Get("/api/auth/me", s.h(s.handleMe()))
+		r.Post("/api/auth/password", s.h(s.handlePassword()))
+		r.Get("/api/audit", s.h(s.handleAuditList()))
+	})
 	return r
 }

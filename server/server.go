@@ -5,6 +5,8 @@ package server
 
 import (
 	"context"
+	"github.com/photovault/photovault/server/auth"
+	"io"
 	"net/http"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 // KV is what the server needs of the ephemeral key-value store.
 type KV interface {
 	Ping() error
+	auth.Counters
 }
 
 // Deps are the server's collaborators, built once by cmd/ and passed in.
@@ -29,6 +32,10 @@ type Deps struct {
 	Secret  keys.Key
 	Now     func() time.Time
 	Version string
+	// Sleep waits out throttle delays; tests record them instead (nil: real sleep).
+	Sleep func(context.Context, time.Duration) error
+	// Banner receives the plain-text first-start banner (stderr).
+	Banner io.Writer
 }
 
 // Server serves the PhotoVault HTTP API.
@@ -45,6 +52,11 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 
+	tokens   tokenCache
+	throttle *auth.Throttle
+	banner   io.Writer // plain first-start banner (stderr); nil in tests
+	sleep    func(context.Context, time.Duration) error
+
 	background []func(context.Context) // started by Start
 	flushers   []func(context.Context) // run by Stop
 }
@@ -58,6 +70,12 @@ func New(d Deps) (*Server, error) {
 		cfg: d.Config, log: d.Log, store: d.Store, kv: d.KV, master: d.Master, secret: d.Secret,
 		now: d.Now, version: d.Version, tls: d.Config.TLS(), metrics: newMetrics(d.Version),
 	}
+	s.banner = d.Banner
+	s.sleep = d.Sleep
+	if s.sleep == nil {
+		s.sleep = sleepCtx
+	}
+	s.throttle = auth.NewThrottle(d.KV, auth.DefaultPolicy(), d.Now)
 	s.handler = s.routes()
 	return s, nil
 }
