@@ -224,6 +224,7 @@ class Gallery {
     const img = h('img', {
       src: it.thumb_url, alt: it.filename || '', loading: index < 12 ? 'eager' : 'lazy', decoding: 'async',
       width: it.width > 0 ? Math.round(400 * ratio) : 600, height: 400, draggable: false,
+      onerror: () => this.brokenImage(el),
     });
     const link = h('a', {
       class: 'g-link', href: it.preview_url, title: it.filename || '',
@@ -243,6 +244,18 @@ class Gallery {
     el.style.setProperty('--r', String(ratio)); // CSSOM custom property: CSP-safe
     this.tiles.set(it.id, el);
     return el;
+  }
+
+  /**
+   * A thumbnail failed: signed media URLs expire, and revocation kills them.
+   * Say so once instead of silently re-opening the share (that would count views).
+   * @param {HTMLElement} el
+   */
+  brokenImage(el) {
+    el.classList.add('broken');
+    if (this.warnedBroken) return;
+    this.warnedBroken = true;
+    toast('Some photos could not be loaded. Reload the page to refresh them.', 'error');
   }
 
   /** @param {string} id */

@@ -126,7 +126,7 @@ function photosPanel(ctx, panel, album, setCount) {
     let body;
     if (m.status === 'ready' || !m.status) {
       body = h('button', { class: 'tile-open', type: 'button', title: m.filename || '', onclick: () => showPreview(m) },
-        h('img', { src: mediaURL.thumb(m.id), alt: m.filename || '', loading: 'lazy', decoding: 'async' }));
+        h('img', { src: mediaURL.thumb(m.id), alt: m.filename || '', loading: 'lazy', decoding: 'async', onerror: (e) => e.target.classList.add('broken') }));
     } else if (m.status === 'failed') {
       body = h('div', { class: 'placeholder failed' }, h('span', { text: 'Could not process' }), h('small', { text: m.filename || '' }));
     } else {

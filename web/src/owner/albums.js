@@ -37,7 +37,10 @@ export async function albumsView(ctx) {
 /** @param {any} a */
 function albumCard(a) {
   const cover = a.cover_media_id
-    ? h('img', { src: mediaURL.thumb(a.cover_media_id), alt: '', loading: 'lazy', decoding: 'async' })
+    ? h('img', {
+      src: mediaURL.thumb(a.cover_media_id), alt: '', loading: 'lazy', decoding: 'async',
+      onerror: (e) => e.target.replaceWith(h('div', { class: 'cover-empty' }, icon(ICONS.photo, 'icon big'))),
+    })
     : h('div', { class: 'cover-empty' }, icon(ICONS.photo, 'icon big'));
   return h('a', { class: 'album-card', href: `#/albums/${encodeURIComponent(a.id)}` },
     h('div', { class: 'cover' }, cover),

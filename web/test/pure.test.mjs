@@ -1,0 +1,152 @@
+// Unit tests for the DOM-free modules. Run with `npm test` (node --test).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { formatBytes, retryAfterSeconds, plural, until, parseTime } from '../src/lib/format.js';
+import { apiError, uploadErrorMessage, parseJSON, ApiError } from '../src/lib/http.js';
+import { shareStatus, shareRequest, shareLink, dailyBars, EXPIRY_PRESETS } from '../src/lib/share.js';
+import { tokenFromPath, storageKey, Favourites, previewSize, tileRatio, downloadURL, selectionError } from '../src/gallery/logic.js';
+
+test('formatBytes', () => {
+  assert.equal(formatBytes(0), '0 B');
+  assert.equal(formatBytes(1536), '1.5 KB');
+  assert.equal(formatBytes(25 * 1024 * 1024), '25 MB');
+  assert.equal(formatBytes(-1), '');
+});
+
+test('retryAfterSeconds reads seconds and HTTP dates', () => {
+  assert.equal(retryAfterSeconds('42'), 42);
+  assert.equal(retryAfterSeconds('0'), 1);
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(retryAfterSeconds('Thu, 01 Jan 2026 00:01:00 GMT', now), 60);
+  assert.equal(retryAfterSeconds(null), 30);
+  assert.equal(retryAfterSeconds('soon', now, 7), 7);
+});
+
+test('plural and until', () => {
+  assert.equal(plural(1, 'photo'), '1 photo');
+  assert.equal(plural(2, 'photo'), '2 photos');
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(until('2026-01-08T00:00:00Z', now), 'in 7 days');
+  assert.equal(until('2025-12-31T00:00:00Z', now), 'expired');
+  assert.equal(until('', now), '');
+  assert.equal(parseTime('not a date'), null);
+});
+
+test('apiError prefers the server message and keeps the code', () => {
+  const e = apiError(400, { error: 'weak_password', message: 'too short' });
+  assert.ok(e instanceof ApiError);
+  assert.equal(e.code, 'weak_password');
+  assert.equal(e.message, 'too short');
+  assert.equal(apiError(410, null).message, 'This link has expired or was revoked.');
+  assert.equal(apiError(429, null, 12).retryAfter, 12);
+  assert.match(apiError(599, 'junk').message, /599/);
+});
+
+test('upload errors name the contract statuses', () => {
+  assert.match(uploadErrorMessage(413, null), /too large/i);
+  assert.match(uploadErrorMessage(415, { message: 'x' }), /not a photo/i);
+  assert.match(uploadErrorMessage(422, null), /too many pixels/i);
+  assert.equal(uploadErrorMessage(409, { message: 'conflict here' }), 'conflict here');
+  assert.equal(parseJSON('{'), null);
+});
+
+test('shareStatus', () => {
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  assert.equal(shareStatus({ views: 0 }, now), 'active');
+  assert.equal(shareStatus({ revoked_at: '2026-05-01T00:00:00Z', expires_at: '2027-01-01T00:00:00Z' }, now), 'revoked');
+  assert.equal(shareStatus({ expires_at: '2026-05-31T23:59:59Z' }, now), 'expired');
+  assert.equal(shareStatus({ max_views: 5, views: 5 }, now), 'exhausted');
+  assert.equal(shareStatus({ max_views: 5, views: 4 }, now), 'active');
+});
+
+test('shareRequest leaves empty options out and keeps strip_location on by default', () => {
+  assert.deepEqual(shareRequest('a1', { download: 'none' }), { album_id: 'a1', download: 'none', strip_location: true });
+  const full = shareRequest('a1', {
+    label: ' Proofs ', expiresIn: String(EXPIRY_PRESETS[0].seconds), maxViews: '10', password: 'pw pw',
+    download: 'original', stripLocation: false, watermark: ' © Me ',
+  });
+  assert.deepEqual(full, {
+    album_id: 'a1', download: 'original', strip_location: false, label: 'Proofs',
+    expires_in_seconds: 7 * 86400, max_views: 10, password: 'pw pw', watermark: '© Me',
+  });
+  assert.equal(shareRequest('a', { maxViews: '-3', expiresIn: '0' }).max_views, undefined);
+  assert.equal(shareRequest('a', { expiresIn: '0' }).expires_in_seconds, undefined);
+});
+
+test('shareLink resolves relative URLs and falls back to the token', () => {
+  assert.equal(shareLink({ url: '/s/abc' }, 'https://v.example'), 'https://v.example/s/abc');
+  assert.equal(shareLink({ url: 'https://p.example/s/x' }, 'https://v.example'), 'https://p.example/s/x');
+  assert.equal(shareLink({ token: 'tok_en' }, 'http://127.0.0.1:8080'), 'http://127.0.0.1:8080/s/tok_en');
+  assert.equal(shareLink({}, 'https://v.example'), '');
+});
+
+test('dailyBars scales to the busiest day', () => {
+  const b = dailyBars([{ date: 'd1', views: 10, downloads: 5 }, { date: 'd2', views: 0 }]);
+  assert.equal(b[0].viewsPct, 100);
+  assert.equal(b[0].downloadsPct, 50);
+  assert.equal(b[1].viewsPct, 0);
+  assert.deepEqual(dailyBars(null), []);
+});
+
+test('tokenFromPath accepts only URL-safe tokens', () => {
+  const tok = 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE';
+  assert.equal(tokenFromPath(`/s/${tok}`), tok);
+  assert.equal(tokenFromPath(`/s/${tok}/`), tok);
+  assert.equal(tokenFromPath('/s/'), '');
+  assert.equal(tokenFromPath('/s/short'), '');
+  assert.equal(tokenFromPath('/s/%3Cscript%3Ealert(1)%3C%2Fscript%3Eaaaaaaaaa'), '');
+  assert.equal(tokenFromPath('/s/%E0%A4%A'), '');
+  assert.equal(tokenFromPath(`/x/${tok}`), '');
+  assert.equal(tokenFromPath(`/s/${tok}/extra`), '');
+});
+
+test('storageKey does not contain the token', () => {
+  const tok = 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
+  const k = storageKey(tok);
+  assert.ok(!k.includes(tok.slice(0, 8)));
+  assert.equal(k, storageKey(tok));
+  assert.notEqual(k, storageKey(`${tok}x`));
+});
+
+class MemStorage {
+  constructor() { this.m = new Map(); }
+  getItem(k) { return this.m.has(k) ? this.m.get(k) : null; }
+  setItem(k, v) { this.m.set(k, String(v)); }
+}
+
+test('Favourites persist per token and survive corrupt storage', () => {
+  const st = new MemStorage();
+  const a = new Favourites(st, 'token-aaaaaaaaaaaaaaaa');
+  assert.equal(a.toggle('m1'), true);
+  assert.equal(a.toggle('m2'), true);
+  assert.equal(a.toggle('m1'), false);
+  const again = new Favourites(st, 'token-aaaaaaaaaaaaaaaa');
+  assert.deepEqual([...again.ids], ['m2']);
+  const other = new Favourites(st, 'token-bbbbbbbbbbbbbbbb');
+  assert.equal(other.size, 0, 'favourites of one link never leak into another');
+  for (const key of st.m.keys()) assert.ok(!key.includes('token-'), 'the token is not a storage key');
+  again.toggle('m3');
+  again.retain(new Set(['m3']));
+  assert.deepEqual(again.ordered([{ id: 'm3' }, { id: 'm2' }]), ['m3']);
+  st.setItem(again.key, '{not json');
+  assert.equal(new Favourites(st, 'token-aaaaaaaaaaaaaaaa').size, 0);
+  st.setItem(again.key, '[1, {"x":2}, "ok"]');
+  assert.deepEqual([...new Favourites(st, 'token-aaaaaaaaaaaaaaaa').ids], ['ok']);
+  assert.equal(new Favourites(null, 't').toggle('x'), true);
+});
+
+test('previewSize, tileRatio, downloadURL, selectionError', () => {
+  assert.deepEqual(previewSize(6000, 4000), { width: 2048, height: 1365 });
+  assert.deepEqual(previewSize(800, 600), { width: 800, height: 600 });
+  assert.deepEqual(previewSize(0, 0), { width: 1536, height: 1024 });
+  assert.equal(tileRatio(10000, 100), 4);
+  assert.equal(tileRatio(100, 10000), 0.4);
+  assert.equal(tileRatio(0, 5), 1.5);
+  assert.equal(downloadURL({ original_url: '/o', preview_url: '/p' }, 'original'), '/o');
+  assert.equal(downloadURL({ preview_url: '/p' }, 'preview'), '/p');
+  assert.equal(downloadURL({ preview_url: '/p' }, 'none'), '');
+  assert.match(selectionError({ name: 'A', email: 'a@b.co' }, 0), /heart/);
+  assert.match(selectionError({ name: ' ', email: 'a@b.co' }, 2), /name/);
+  assert.match(selectionError({ name: 'A', email: 'nope' }, 2), /email/);
+  assert.equal(selectionError({ name: 'A', email: 'a@b.co' }, 2), '');
+});
