@@ -12,6 +12,7 @@ import (
 
 	"github.com/photovault/photovault/cmd/config"
 	"github.com/photovault/photovault/server"
+	"github.com/photovault/photovault/store/blob"
 	"github.com/photovault/photovault/store/kv"
 	"github.com/spf13/cobra"
 )
@@ -54,6 +55,10 @@ func serve(ctx context.Context, cfg *config.Config, e env) error {
 	if err := os.MkdirAll(cfg.TmpDir(), 0o700); err != nil {
 		return fmt.Errorf("tmp dir: %w", err)
 	}
+	blobs, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	if err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
 	kvs, err := kv.Open(cfg.KVDir(), log)
 	if err != nil {
 		return fmt.Errorf("kv: %w", err)
@@ -62,7 +67,7 @@ func serve(ctx context.Context, cfg *config.Config, e env) error {
 
 	ver, _, _ := buildInfo()
 	srv, err := server.New(server.Deps{
-		Config: cfg, Log: log, Store: v.store, KV: kvs, Master: v.master, Secret: v.secret, Version: ver, Banner: e.stderr,
+		Config: cfg, Log: log, Store: v.store, Blobs: blobs, KV: kvs, Master: v.master, Secret: v.secret, Version: ver, Banner: e.stderr,
 	})
 	if err != nil {
 		return err

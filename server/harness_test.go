@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/photovault/photovault/server/auth"
+	"github.com/photovault/photovault/store/blob"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -85,10 +86,14 @@ func newTestEnv(t *testing.T, env map[string]string) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kvs.Close() })
+	blobs, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	master, _ := keys.Generate()
 	secret, _ := keys.Generate()
 	e := &testEnv{t: t, store: st, kv: kvs, cfg: cfg, logs: logs, clock: clock}
-	srv, err := New(Deps{Config: cfg, Log: log, Store: st, KV: kvs, Master: master, Secret: secret, Now: clock.Now, Version: "test",
+	srv, err := New(Deps{Config: cfg, Log: log, Store: st, Blobs: blobs, KV: kvs, Master: master, Secret: secret, Now: clock.Now, Version: "test",
 		Sleep: func(_ context.Context, d time.Duration) error {
 			e.sleepMu.Lock()
 			e.sleeps = append(e.sleeps, d)

@@ -31,6 +31,8 @@ func (s *Server) routes() http.Handler {
 	r.Post("/api/auth/login", s.h(s.handleLogin()))
 	r.Post("/api/auth/refresh", s.h(s.handleRefresh()))
 
+	s.mountPublic(r)
+
 	// Everything below needs an owner.
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireOwner)
@@ -38,6 +40,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/api/auth/me", s.h(s.handleMe()))
 		r.Post("/api/auth/password", s.h(s.handlePassword()))
 		r.Get("/api/audit", s.h(s.handleAuditList()))
+		s.mountMedia(r)
+		s.mountShares(r)
 	})
 	return r
 }

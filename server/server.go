@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"github.com/photovault/photovault/server/auth"
+	"github.com/photovault/photovault/store/blob"
 	"io"
 	"net/http"
 	"time"
@@ -27,6 +28,7 @@ type Deps struct {
 	Config  *config.Config
 	Log     zerolog.Logger
 	Store   *store.Store
+	Blobs   *blob.Store
 	KV      KV
 	Master  keys.Key
 	Secret  keys.Key
@@ -43,6 +45,7 @@ type Server struct {
 	cfg     *config.Config
 	log     zerolog.Logger
 	store   *store.Store
+	blobs   *blob.Store
 	kv      KV
 	master  keys.Key
 	secret  keys.Key
@@ -67,7 +70,7 @@ func New(d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	s := &Server{
-		cfg: d.Config, log: d.Log, store: d.Store, kv: d.KV, master: d.Master, secret: d.Secret,
+		cfg: d.Config, log: d.Log, store: d.Store, blobs: d.Blobs, kv: d.KV, master: d.Master, secret: d.Secret,
 		now: d.Now, version: d.Version, tls: d.Config.TLS(), metrics: newMetrics(d.Version),
 	}
 	s.banner = d.Banner
