@@ -60,6 +60,8 @@ type Server struct {
 	banner   io.Writer // plain first-start banner (stderr); nil in tests
 	sleep    func(context.Context, time.Duration) error
 
+	jobKick chan struct{} // wakes the derivative workers after an upload commits
+
 	background []func(context.Context) // started by Start
 	flushers   []func(context.Context) // run by Stop
 }
@@ -79,8 +81,18 @@ func New(d Deps) (*Server, error) {
 		s.sleep = sleepCtx
 	}
 	s.throttle = auth.NewThrottle(d.KV, auth.DefaultPolicy(), d.Now)
+	s.jobKick = make(chan struct{}, 1)
+	s.initWorkers()
 	s.handler = s.routes()
 	return s, nil
+}
+
+// kickJobs wakes the workers without blocking; a pending kick is enough.
+func (s *Server) kickJobs() {
+	select {
+	case s.jobKick <- struct{}{}:
+	default:
+	}
 }
 
 // Handler is the root http.Handler.

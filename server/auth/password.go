@@ -28,8 +28,9 @@ type Params struct {
 }
 
 // DefaultParams returns the parameters new hashes use: argon2id with 46 MiB,
-// 2 passes, 1 lane (≈ 60–80 ms per hash on this project's 2-core reference
-// machine; see BenchmarkHashPassword). That is twice OWASP's 19 MiB floor and
+// 2 passes, 1 lane: ≈ 80 ms and 46 MiB per hash on this project's 2-core
+// reference machine under load (BenchmarkHashPassword; the 19 MiB floor
+// costs ≈ 27 ms, 64 MiB/t=2 ≈ 100 ms, 64 MiB/t=3 ≈ 150 ms). That is twice OWASP's 19 MiB floor and
 // the same memory as its t=1 option, with a second pass. Each hash in flight
 // holds 46 MiB, so callers bound how many run at once.
 func DefaultParams() Params {
