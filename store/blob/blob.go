@@ -96,6 +96,9 @@ const (
 	tmpSuffix     = ".tmp"
 	dirPerm       = 0o700
 	blobsDirName  = "blobs"
+
+	// defaultWriteback starts disk writes every 4 MiB while streaming.
+	defaultWriteback = 4 << 20
 )
 
 // ValidID reports whether id has the form of a blob id: exactly 32

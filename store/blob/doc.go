@@ -92,13 +92,35 @@
 //     (ErrWrongKey).
 //   - Unauthenticated output: range reads decrypt only the chunks they
 //     cover and copy bytes out of a chunk only after its tag verified; an
-//     error is returned together with the bytes of the chunks before it.
+//     error is returned together with the bytes of the chunks before it
+//     (io.Reader and io.ReaderAt allow n > 0 with an error; those n bytes
+//     are authentic). io.EOF is reported only after the final chunk has
+//     authenticated as final, so a reader never signals a clean end of a
+//     truncated or substituted stream, not even for an empty blob whose
+//     only chunk carries no bytes (found by FuzzReader).
 //   - Crash during upload: bytes go to tmp/ until Commit, which fsyncs the
 //     file, renames it into blobs/ (creating and fsyncing missing
 //     directories), fsyncs the directory and only then returns, so a row
 //     recorded after Commit never references a blob that a power loss can
-//     take away. Orphans left in tmp/ are removed by CleanTmp; committed
-//     but unreferenced blobs are found with Walk.
+//     take away. Orphans left in tmp/ are removed by CleanTmp (call it with
+//     0 at start-up, before any upload); committed but unreferenced blobs
+//     are found with Walk and removed with Delete by the collector.
+//     TestCrashDuringWrite checks this with a real SIGKILL.
+//
+// # Performance
+//
+// Memory is constant in the file size: a Writer holds one chunk, a Reader
+// one chunk buffer (pooled per Store and wiped on release), and neither
+// allocates per chunk. On Linux the Writer asks the kernel to start
+// writing back every 4 MiB (sync_file_range, a hint only), so the disk
+// works while later chunks are encrypted and the fsync in Commit waits for
+// the tail alone; on the target machine that took a 64 MiB commit from
+// about 0.75 to about 0.9-1.0 GB/s. Figures from BenchmarkWrite,
+// BenchmarkRead and BenchmarkSeal (one core, 64 MiB, 2-core VM under load
+// from other jobs, so ranges): seal AES-256-GCM 4.8 GB/s vs
+// XChaCha20-Poly1305 2.2 GB/s; write without Commit 1.1-1.4 GB/s; write
+// with Commit (fsync) 0.85-1.04 GB/s; read 2.7-3.1 GB/s (WriteTo) and
+// 2.2-2.9 GB/s (32 KiB reads, the http.ServeContent path).
 //
 // Out of scope: an attacker who holds the master key, or who replaces a
 // blob with an older, validly encrypted version of the same blob (blobs

@@ -21,7 +21,10 @@ type Store struct {
 	tmpDir   string
 	chunkExp uint8
 	random   io.Reader // crypto/rand.Reader; tests substitute a seeded stream
-	bufs     sync.Pool // *[]byte of chunkSize+tagLen, shared by writers and readers
+	// writeback is how many written bytes trigger early writeback of a
+	// temp file (see startWriteback); 0 turns it off.
+	writeback int64
+	bufs      sync.Pool // *[]byte of chunkSize+tagLen, shared by writers and readers
 }
 
 // New returns a Store rooted at root, creating root/blobs and tmpDir
@@ -40,11 +43,12 @@ func newStore(root, tmpDir string, chunkExp uint8) (*Store, error) {
 		return nil, fmt.Errorf("blob: chunk size exponent %d out of range", chunkExp)
 	}
 	s := &Store{
-		root:     root,
-		blobsDir: filepath.Join(root, blobsDirName),
-		tmpDir:   tmpDir,
-		chunkExp: chunkExp,
-		random:   rand.Reader,
+		root:      root,
+		blobsDir:  filepath.Join(root, blobsDirName),
+		tmpDir:    tmpDir,
+		chunkExp:  chunkExp,
+		random:    rand.Reader,
+		writeback: defaultWriteback,
 	}
 	for _, d := range []string{s.blobsDir, s.tmpDir} {
 		if err := os.MkdirAll(d, dirPerm); err != nil {

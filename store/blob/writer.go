@@ -36,6 +36,8 @@ type Writer struct {
 	chunk   int     // plaintext chunk size
 	counter uint64  // index of the next chunk to seal
 	written int64
+	off     int64 // bytes in the temp file
+	synced  int64 // bytes handed to startWriteback
 	err     error // sticky
 	done    bool  // committed or aborted
 }
@@ -82,6 +84,7 @@ func (s *Store) Create(kek KEK) (*Writer, error) {
 		_ = w.Abort()
 		return nil, fmt.Errorf("blob: write header: %w", err)
 	}
+	w.off = headerLen
 	w.bufp = s.getBuf(w.chunk + tagLen)
 	return w, nil
 }
@@ -141,6 +144,11 @@ func (w *Writer) seal(pt, dst []byte, last bool) error {
 		return w.err
 	}
 	w.counter++
+	w.off += int64(len(ct))
+	if w.s.writeback > 0 && w.off-w.synced >= w.s.writeback {
+		startWriteback(w.f, w.synced, w.off-w.synced)
+		w.synced = w.off
+	}
 	return nil
 }
 
