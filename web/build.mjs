@@ -2,15 +2,20 @@
 //   dist/index.html, dist/gallery.html   static shells (no inline script or style: strict CSP)
 //   dist/assets/*                         content-hashed JS, CSS, icons, manifests
 // Fails when the JS budget (gzip, excluding PhotoSwipe) is exceeded.
+// `node build.mjs --check` builds into a temporary directory instead and fails
+// when the committed embed/dist differs (CI: the committed UI matches its sources).
 import * as esbuild from 'esbuild';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.resolve(here, '../embed/dist');
+const committed = path.resolve(here, '../embed/dist');
+const checkOnly = process.argv.includes('--check');
+const dist = checkOnly ? await fs.mkdtemp(path.join(os.tmpdir(), 'pv-dist-')) : committed;
 const assets = path.join(dist, 'assets');
 const JS_BUDGET_GZIP = 60 * 1024;
 
@@ -97,4 +102,26 @@ console.log(`JS gzip total excluding PhotoSwipe: ${jsGzip} B (budget ${JS_BUDGET
 if (jsGzip > JS_BUDGET_GZIP) {
   console.error('build: JS budget exceeded');
   process.exitCode = 1;
+}
+
+if (checkOnly) {
+  const list = async (dir) => (await fs.readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((d) => d.isFile()).map((d) => path.relative(dir, path.join(d.parentPath ?? d.path, d.name))).sort();
+  const want = await list(dist);
+  let have = [];
+  try { have = await list(committed); } catch { /* missing: reported below */ }
+  const diffs = [];
+  for (const f of new Set([...want, ...have])) {
+    if (!want.includes(f)) { diffs.push(`stale file ${f}`); continue; }
+    if (!have.includes(f)) { diffs.push(`missing file ${f}`); continue; }
+    const [a, b] = await Promise.all([fs.readFile(path.join(dist, f)), fs.readFile(path.join(committed, f))]);
+    if (!a.equals(b)) diffs.push(`differs ${f}`);
+  }
+  await fs.rm(dist, { recursive: true, force: true });
+  if (diffs.length) {
+    console.error(`build: embed/dist is out of date with web/src (run npm --prefix web run build):\n  ${diffs.join('\n  ')}`);
+    process.exitCode = 1;
+  } else {
+    console.log('embed/dist matches the sources');
+  }
 }
