@@ -131,7 +131,12 @@ export function modal(build, cls = '') {
     const close = (v) => { result = v; dlg.close(); };
     append(dlg, [build(close)]);
     dlg.addEventListener('close', () => { dlg.remove(); resolve(result); });
-    dlg.addEventListener('click', (e) => { if (e.target === dlg) close(undefined); });
+    // A click on the backdrop closes; one on the dialog's own padding does not.
+    dlg.addEventListener('click', (e) => {
+      if (e.target !== dlg) return;
+      const r = dlg.getBoundingClientRect();
+      if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) close(undefined);
+    });
     document.body.appendChild(dlg);
     dlg.showModal();
     const first = dlg.querySelector('[autofocus], input, textarea, select, button');

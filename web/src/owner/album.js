@@ -13,6 +13,7 @@ import { sharesPanel } from './shares.js';
  * @property {HTMLElement} el
  * @property {() => boolean} live
  * @property {(fn: () => void) => void} onCleanup
+ * @property {Map<string, UploadView>} uploads running uploads by album id (owned by the app)
  */
 
 /**
@@ -100,11 +101,13 @@ function photosPanel(ctx, panel, album, setCount) {
   let pollTimer = 0;
   let pollDelay = 2500;
   let stopped = false;
-  let activeBatch = null;
+  // A running upload outlives this panel (switching tabs must not cancel it):
+  // it is kept per album by the app and re-attached here.
+  let activeBatch = ctx.uploads.get(album.id) || null;
   ctx.onCleanup(() => {
     stopped = true;
     clearTimeout(pollTimer);
-    if (activeBatch) activeBatch.abortAll();
+    if (activeBatch) activeBatch.detach();
   });
 
   const tileFor = (m) => {
@@ -178,12 +181,22 @@ function photosPanel(ctx, panel, album, setCount) {
     const list = files.filter((f) => f.size > 0 && !f.name.startsWith('.'));
     if (!list.length) return;
     if (activeBatch) { activeBatch.add(list); return; }
-    activeBatch = new UploadView(ctx, album, uploads, list, (m) => {
-      if (m && m.id && !media.has(m.id)) { media.set(m.id, m); renderGrid(); }
-    }, () => {
-      activeBatch = null;
-      if (!stopped) poll();
-    }, () => new Set([...media.values()].map((m) => m.sha256).filter(Boolean)));
+    activeBatch = new UploadView(ctx, album, list);
+    ctx.uploads.set(album.id, activeBatch);
+    attach();
+  };
+
+  const attach = () => {
+    activeBatch.attach({
+      host: uploads,
+      onMedia: (m) => { if (m && m.id && !media.has(m.id)) { media.set(m.id, m); renderGrid(); } },
+      onDone: () => {
+        ctx.uploads.delete(album.id);
+        activeBatch = null;
+        if (!stopped) poll();
+      },
+      albumHashes: () => new Set([...media.values()].map((m) => m.sha256).filter(Boolean)),
+    });
   };
 
   const picker = h('input', {
@@ -208,6 +221,7 @@ function photosPanel(ctx, panel, album, setCount) {
   });
 
   mount(panel, drop, uploads, empty, grid);
+  if (activeBatch) attach();
   renderGrid();
 }
 
@@ -281,24 +295,22 @@ async function xhrUpload(api, albumId, file, onProgress, inflight) {
   return res;
 }
 
-/** The upload panel for one running batch (more files may join while it runs). */
-class UploadView {
+/**
+ * The upload of one album: its batches and its progress box. More files may
+ * join while it runs. It is attached to the album's photos panel while that
+ * is shown and keeps running, detached, while the owner looks elsewhere.
+ */
+export class UploadView {
   /**
    * @param {ViewCtx} ctx
    * @param {any} album
-   * @param {HTMLElement} host
    * @param {File[]} files
-   * @param {(media: any) => void} onMedia
-   * @param {() => void} onDone
-   * @param {() => Set<string>} albumHashes sha256 of the media already in this album
    */
-  constructor(ctx, album, host, files, onMedia, onDone, albumHashes) {
+  constructor(ctx, album, files) {
     this.ctx = ctx;
     this.album = album;
-    this.host = host;
-    this.onMedia = onMedia;
-    this.onDone = onDone;
-    this.albumHashes = albumHashes;
+    this.detach();
+    this.done = false;
     /** @type {Set<XMLHttpRequest>} */
     this.inflight = new Set();
     /** @type {File[]} files added while running */
@@ -313,9 +325,29 @@ class UploadView {
     this.box = h('section', { class: 'card upload-box', attrs: { 'aria-live': 'polite' } },
       h('div', { class: 'row' }, h('strong', { class: 'grow', text: 'Uploading' }), this.summary, this.cancelBtn, this.closeBtn),
       this.bar, this.list);
-    mount(host, this.box);
     this.running = this.loop(files);
   }
+
+  /**
+   * Shows the progress box in host and routes events to the panel's callbacks.
+   * @param {{host: HTMLElement, onMedia: (m: any) => void, onDone: () => void, albumHashes: () => Set<string>}} b
+   */
+  attach(b) {
+    Object.assign(this, b);
+    mount(b.host, this.box);
+  }
+
+  /** Unhooks the panel that is going away; uploads go on. */
+  detach() {
+    if (this.box) this.box.remove();
+    this.onMedia = () => {};
+    this.onDone = () => {};
+    const known = this.albumHashes ? this.albumHashes() : new Set();
+    this.albumHashes = () => known;
+  }
+
+  /** True while files are being hashed or sent. */
+  get active() { return !this.done; }
 
   /** @param {File[]} files */
   add(files) { this.pending.push(...files); }
@@ -326,6 +358,7 @@ class UploadView {
   }
 
   cancel() {
+    this.cancelled = true;
     this.pending = [];
     this.abortAll();
   }
@@ -409,13 +442,16 @@ class UploadView {
         else if (it.state === STATE.SKIPPED || it.state === STATE.DUPLICATE) skipped++;
       }
     }
-    this.box.querySelector('strong').textContent = failed ? 'Upload finished with errors' : 'Upload complete';
+    if (this.ctx.uploads.get(this.album.id) === this) this.ctx.uploads.delete(this.album.id);
+    this.box.querySelector('strong').textContent = this.cancelled ? 'Upload cancelled' : failed ? 'Upload finished with errors' : 'Upload complete';
     this.cancelBtn.hidden = true;
     this.closeBtn.hidden = false;
     // Keep only the rows that need attention.
     for (const { li } of this.rows.values()) if (li.dataset.state !== STATE.FAILED) li.remove();
-    toast(`${plural(done, 'photo')} uploaded${skipped ? `, ${skipped} already there` : ''}${failed ? `, ${failed} failed` : ''}.`, failed ? 'error' : 'info');
+    const summary = `${plural(done, 'photo')} uploaded${skipped ? `, ${skipped} already there` : ''}${failed ? `, ${failed} failed` : ''}`;
+    toast(this.cancelled ? `Upload cancelled: ${summary}.` : `${summary}.`, failed ? 'error' : 'info');
     if (!failed) setTimeout(() => this.box.remove(), 4000);
+    this.done = true;
     this.onDone();
   }
 }

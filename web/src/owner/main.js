@@ -19,6 +19,12 @@ class App {
     this.cleanup = null;
     this.view = null;
     this.renderSeq = 0;
+    /** @type {Map<string, import('./album.js').UploadView>} running uploads by album id */
+    this.uploads = new Map();
+    // Leaving the page would drop running uploads: ask first.
+    window.addEventListener('beforeunload', (e) => {
+      if ([...this.uploads.values()].some((u) => u.active)) e.preventDefault();
+    });
     window.addEventListener('hashchange', () => { if (this.me) this.route(); });
   }
 
@@ -42,12 +48,19 @@ class App {
     if (!this.me) return;
     this.me = null;
     this.stopView();
+    this.abortUploads();
     this.showLogin('Your session has ended. Please sign in again.');
   }
 
   stopView() {
     if (this.cleanup) { try { this.cleanup(); } catch { /* ignore */ } }
     this.cleanup = null;
+  }
+
+  /** Stops every running upload (sign-out). */
+  abortUploads() {
+    for (const u of this.uploads.values()) u.cancel();
+    this.uploads.clear();
   }
 
   /** @param {unknown} e */
@@ -134,6 +147,7 @@ class App {
         try { await this.api.logout(); } catch { /* signed out locally anyway */ }
         this.me = null;
         this.stopView();
+        this.abortUploads();
         this.showLogin('You have signed out.');
       },
     });
@@ -154,6 +168,7 @@ class App {
     const ctx = {
       api: this.api,
       el: this.view,
+      uploads: this.uploads,
       /** true while this render is still the current one */
       live: () => seq === this.renderSeq && this.me !== null,
       onCleanup: (fn) => { const prev = this.cleanup; this.cleanup = () => { if (prev) prev(); fn(); }; },
