@@ -99,32 +99,55 @@ func squeeze(s string) string {
 // isCommon reports whether the password is a block-list entry, possibly
 // repeated, l33ted, or padded with digits and symbols.
 func isCommon(lower, squeezed string) bool {
+	cands := []candidate{newCandidate(lower), newCandidate(squeezed)}
 	for line := range strings.SplitSeq(commonPasswords, "\n") {
 		e := strings.TrimSpace(line)
 		if e == "" || e[0] == '#' {
 			continue
 		}
-		if variantOf(lower, e) || variantOf(squeezed, e) {
-			return true
+		for _, c := range cands {
+			if c.variantOf(e) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
+// candidate is a folded password with the length of its leading run of
+// non-letters (len(s) when it has no letter at all).
+type candidate struct {
+	s    string
+	lead int
+}
+
+func newCandidate(s string) candidate {
+	return candidate{s: s, lead: len(s) - len(strings.TrimLeftFunc(s, notLetter))}
+}
+
 // variantOf reports whether c is word (compared l33t-aware), repeated one or
 // more times, with nothing but non-letters before and after it: "Summer2024!!",
 // "!!dr4gon", "passwordpassword".
-func variantOf(c, word string) bool {
-	if len(word) == 0 || len(c) < len(word) {
+func (c candidate) variantOf(word string) bool {
+	if len(word) == 0 || len(c.s) < len(word) {
 		return false
 	}
-	lead := len(c) - len(strings.TrimLeftFunc(c, notLetter))
-	for i := 0; i <= lead && i+len(word) <= len(c); i++ {
+	// Every letter of c must fall inside the matched copies, so some copy
+	// overlaps the first letter: starting within one word length before it
+	// loses nothing (earlier copies are non-letters and can count as padding).
+	lo, hi := max(0, c.lead-len(word)+1), c.lead
+	if c.lead == len(c.s) { // no letters at all: digits and symbols only
+		if strings.IndexFunc(word, unicode.IsLetter) < 0 {
+			return strings.Contains(c.s, word)
+		}
+		lo, hi = 0, min(c.lead, 2*len(word)) // a l33t word ("5ecr37") near the start
+	}
+	for i := lo; i <= hi && i+len(word) <= len(c.s); i++ {
 		j := i
-		for j+len(word) <= len(c) && leetEqual(c[j:j+len(word)], word) {
+		for j+len(word) <= len(c.s) && leetEqual(c.s[j:j+len(word)], word) {
 			j += len(word)
 		}
-		if j > i && strings.IndexFunc(c[j:], unicode.IsLetter) < 0 {
+		if j > i && strings.IndexFunc(c.s[j:], unicode.IsLetter) < 0 {
 			return true
 		}
 	}

@@ -53,6 +53,9 @@ func TestCheckPassword(t *testing.T) {
 		{"product name", "PhotoVault2026!", "alice", ReasonCommon},
 		{"studio word", "Wedding_2025_!!", "alice", ReasonCommon},
 		{"common with digit inside", "trustno1trustno1", "alice", ReasonCommon},
+		{"common, all l33t, no letters", "7357~#%&*(){}", "alice", ReasonCommon},
+		{"common digits deep in symbols", "~~~~~~~~~~~~~~~~~~~~147258369", "alice", ReasonCommon},
+		{"common after long symbol run", strings.Repeat("!", 40) + "Dragon", "alice", ReasonCommon},
 
 		// patterns
 		{"one char repeated", "zzzzzzzzzzzz", "alice", ReasonPattern},
@@ -128,12 +131,18 @@ func TestCheckPasswordIsCheapOnLongInput(t *testing.T) {
 		strings.Repeat("!", 1023) + "a",
 		strings.Repeat("qwertyuiop", 102) + "Zz!!",
 	}
-	start := time.Now()
-	for _, pw := range inputs {
-		_ = CheckPassword(pw, strings.Repeat("u", 64))
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("4 maximal passwords took %v", d)
+	for i, pw := range inputs {
+		// Best of 3, so that a busy shared machine does not fail the test;
+		// each takes < 5 ms here (< 15 ms with -race).
+		best := time.Duration(1 << 62)
+		for range 3 {
+			start := time.Now()
+			_ = CheckPassword(pw, strings.Repeat("u", 64))
+			best = min(best, time.Since(start))
+		}
+		if best > 250*time.Millisecond {
+			t.Errorf("maximal input %d took %v", i, best)
+		}
 	}
 }
 
