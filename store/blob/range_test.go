@@ -190,3 +190,37 @@ func TestServeContent(t *testing.T) {
 		})
 	}
 }
+
+// TestNoPerChunkAllocations: steady-state writing and reading reuse their
+// buffers, so memory does not grow with the number of chunks.
+func TestNoPerChunkAllocations(t *testing.T) {
+	s := newTestStore(t, tExp)
+	kek := testKEK(33)
+	w, err := s.Create(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := randBytes(1024, 3)
+	if a := testing.AllocsPerRun(200, func() { _, _ = w.Write(chunk) }); a != 0 {
+		t.Fatalf("Write allocates %.1f times per chunk", a)
+	}
+	ref, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Open(ref, kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	p := make([]byte, 1024)
+	var off int64
+	if a := testing.AllocsPerRun(150, func() {
+		if _, err := r.ReadAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+		off += 1024
+	}); a != 0 {
+		t.Fatalf("ReadAt allocates %.1f times per chunk", a)
+	}
+}
