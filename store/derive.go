@@ -7,21 +7,6 @@ import (
 	"fmt"
 )
 
-// Media statuses: a media item is processing until its derivatives exist,
-// then ready (also when none can be made: video, AVIF), or failed.
-const (
-	mediaStatusProcessing = "processing"
-	mediaStatusReady      = "ready"
-	mediaStatusFailed     = "failed"
-)
-
-// MediaFailed and friends are the values SetMediaStatus accepts.
-const (
-	MediaProcessing = mediaStatusProcessing
-	MediaReady      = mediaStatusReady
-	MediaFailed     = mediaStatusFailed
-)
-
 // JobMedia is what the derivative worker needs to know about a media item.
 // It is read without an owner filter: jobs act for the system, and the
 // target id comes from the jobs table, never from a request.
@@ -49,8 +34,10 @@ func (s *Store) MediaForJob(ctx context.Context, id string) (JobMedia, error) {
 	return m, nil
 }
 
-// SetMediaStatus sets a media item's status (MediaProcessing, MediaReady or
-// MediaFailed). ErrNotFound when the item no longer exists.
+// SetMediaStatus sets a media item's status (MediaStatusProcessing,
+// MediaStatusReady or MediaStatusFailed; a media item is processing until
+// its derivatives exist, then ready — also when none can be made, as for
+// video — or failed). ErrNotFound when the item no longer exists.
 func (s *Store) SetMediaStatus(ctx context.Context, id, status string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		return setMediaStatus(ctx, tx, id, status)
@@ -59,7 +46,7 @@ func (s *Store) SetMediaStatus(ctx context.Context, id, status string) error {
 
 func setMediaStatus(ctx context.Context, tx *sql.Tx, id, status string) error {
 	switch status {
-	case mediaStatusProcessing, mediaStatusReady, mediaStatusFailed:
+	case MediaStatusProcessing, MediaStatusReady, MediaStatusFailed:
 	default:
 		return fmt.Errorf("store: invalid media status %q", status)
 	}

@@ -128,8 +128,8 @@ func failExpired(ctx context.Context, tx *sql.Tx, kind string, now int64) error 
 		return nil
 	}
 	for _, t := range targets {
-		if err := setMediaStatus(ctx, tx, t, MediaFailed); err != nil {
-			return err
+		if err := setMediaStatus(ctx, tx, t, MediaStatusFailed); err != nil && !errors.Is(err, ErrNotFound) {
+			return err // a media item deleted meanwhile has no status to set
 		}
 	}
 	return nil
@@ -191,7 +191,9 @@ func (s *Store) failJob(ctx context.Context, j Job, cause error, backoff time.Du
 			return ErrLeaseLost
 		}
 		if final && j.Kind == JobDerive {
-			return setMediaStatus(ctx, tx, j.Target, MediaFailed)
+			if err := setMediaStatus(ctx, tx, j.Target, MediaStatusFailed); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
 		return nil
 	})

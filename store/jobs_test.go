@@ -125,7 +125,7 @@ func TestClaimRetryThenFail(t *testing.T) {
 		if final {
 			break
 		}
-		if got := f.status(mid); got != store.MediaProcessing {
+		if got := f.status(mid); got != store.MediaStatusProcessing {
 			t.Fatalf("status after attempt %d: %s", attempt, got)
 		}
 		// Not before the backoff has passed.
@@ -142,7 +142,7 @@ func TestClaimRetryThenFail(t *testing.T) {
 	if js.State != "failed" || js.Attempts != store.MaxJobAttempts || js.LastError != "decoder hiccup" {
 		t.Fatalf("job after last attempt: %+v", js)
 	}
-	if got := f.status(mid); got != store.MediaFailed {
+	if got := f.status(mid); got != store.MediaStatusFailed {
 		t.Fatalf("media status %s, want failed", got)
 	}
 	f.clock.Advance(time.Hour)
@@ -195,7 +195,7 @@ func TestClaimOldestFirstAndComplete(t *testing.T) {
 	if err := f.s.AbandonJob(f.ctx, j3, errors.New("corrupt")); err != nil {
 		t.Fatal(err)
 	}
-	if f.status(b) != store.MediaFailed {
+	if f.status(b) != store.MediaStatusFailed {
 		t.Fatal("abandoned job did not fail its media")
 	}
 	if _, err := f.s.ClaimJob(f.ctx, store.JobDerive, time.Minute); !errors.Is(err, store.ErrNoJob) {
@@ -259,7 +259,7 @@ func TestLeaseExpiryOnLastAttemptFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if js.State != "failed" || f.status(mid) != store.MediaFailed {
+	if js.State != "failed" || f.status(mid) != store.MediaStatusFailed {
 		t.Fatalf("job %+v, media %s", js, f.status(mid))
 	}
 }
@@ -342,13 +342,13 @@ func TestPruneJobsAndStatus(t *testing.T) {
 	if _, err := f.s.MediaForJob(f.ctx, gone); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted media: %v", err)
 	}
-	if err := f.s.SetMediaStatus(f.ctx, gone, store.MediaReady); !errors.Is(err, store.ErrNotFound) {
+	if err := f.s.SetMediaStatus(f.ctx, gone, store.MediaStatusReady); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("status of deleted media: %v", err)
 	}
 	if err := f.s.SetMediaStatus(f.ctx, kept, "done"); err == nil {
 		t.Fatal("invalid status accepted")
 	}
-	if err := f.s.SetMediaStatus(f.ctx, kept, store.MediaReady); err != nil || f.status(kept) != store.MediaReady {
+	if err := f.s.SetMediaStatus(f.ctx, kept, store.MediaStatusReady); err != nil || f.status(kept) != store.MediaStatusReady {
 		t.Fatalf("set ready: %v", err)
 	}
 	m, _ := f.s.MediaForJob(f.ctx, kept)
@@ -555,5 +555,33 @@ func TestRotateSigning(t *testing.T) {
 	}
 	if n, brk, err := f.s.VerifyAudit(f.ctx); err != nil || brk != nil || n != 2 {
 		t.Fatalf("audit chain: %d %v %v", n, brk, err)
+	}
+}
+
+// TestJobOfDeletedMedia: media deleted under a running job (album delete
+// cascades) must not wedge the queue.
+func TestJobOfDeletedMedia(t *testing.T) {
+	f := newJobFixture(t)
+	a := f.addMedia(nil)
+	b := f.addMedia(nil)
+	ja, err := f.s.ClaimJob(f.ctx, store.JobDerive, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`DELETE FROM media WHERE id IN (?, ?)`, a, b)
+	if err := f.s.AbandonJob(f.ctx, ja, errors.New("gone")); err != nil {
+		t.Fatalf("abandon job of deleted media: %v", err)
+	}
+	for i := 0; i < store.MaxJobAttempts; i++ {
+		if _, err := f.s.ClaimJob(f.ctx, store.JobDerive, time.Minute); err != nil {
+			t.Fatalf("claim %d: %v", i+1, err)
+		}
+		f.clock.Advance(2 * time.Minute)
+	}
+	if _, err := f.s.ClaimJob(f.ctx, store.JobDerive, time.Minute); !errors.Is(err, store.ErrNoJob) {
+		t.Fatalf("queue wedged: %v", err)
+	}
+	if js, _ := f.s.JobFor(f.ctx, store.JobDerive, b); js.State != "failed" {
+		t.Fatalf("job %+v", js)
 	}
 }
