@@ -54,6 +54,8 @@ type testEnv struct {
 	cfg   *config.Config
 	logs  *syncBuffer
 	clock *storetest.Clock
+	// queries counts SQL statements (constant-query checks).
+	queries *storetest.Counter
 	// sleeps records throttle delays instead of sleeping.
 	sleepMu sync.Mutex
 	sleeps  []time.Duration
@@ -78,7 +80,7 @@ func newTestEnv(t *testing.T, env map[string]string) *testEnv {
 		}
 	}
 	clock := storetest.NewClock()
-	st := storetest.NewWithClock(t, clock.Now)
+	st, queries := storetest.NewCounting(t, clock.Now)
 	logs := &syncBuffer{}
 	log := zerolog.New(logs).With().Timestamp().Logger()
 	kvs, err := kv.Open(filepath.Join(dir, "kv"), log)
@@ -92,7 +94,7 @@ func newTestEnv(t *testing.T, env map[string]string) *testEnv {
 	}
 	master, _ := keys.Generate()
 	secret, _ := keys.Generate()
-	e := &testEnv{t: t, store: st, kv: kvs, cfg: cfg, logs: logs, clock: clock}
+	e := &testEnv{t: t, store: st, kv: kvs, cfg: cfg, logs: logs, clock: clock, queries: queries}
 	srv, err := New(Deps{Config: cfg, Log: log, Store: st, Blobs: blobs, KV: kvs, Master: master, Secret: secret, Now: clock.Now, Version: "test",
 		Sleep: func(_ context.Context, d time.Duration) error {
 			e.sleepMu.Lock()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"github.com/photovault/photovault/server/auth"
 	"github.com/photovault/photovault/store/blob"
+	"golang.org/x/sync/singleflight"
 	"io"
 	"net/http"
 	"time"
@@ -60,7 +61,10 @@ type Server struct {
 	banner   io.Writer // plain first-start banner (stderr); nil in tests
 	sleep    func(context.Context, time.Duration) error
 
-	jobKick chan struct{} // wakes the derivative workers after an upload commits
+	mailer  mailSender         // nil when SMTP is not configured
+	access  *accessLog         // buffered share access events
+	flight  singleflight.Group // one watermark render per key at a time
+	jobKick chan struct{}      // wakes the derivative workers after an upload commits
 
 	background []func(context.Context) // started by Start
 	flushers   []func(context.Context) // run by Stop
@@ -83,6 +87,8 @@ func New(d Deps) (*Server, error) {
 	s.throttle = auth.NewThrottle(d.KV, auth.DefaultPolicy(), d.Now)
 	s.jobKick = make(chan struct{}, 1)
 	s.initWorkers()
+	s.initAccessLog()
+	s.initAccessLog()
 	s.handler = s.routes()
 	return s, nil
 }

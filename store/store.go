@@ -29,6 +29,9 @@ type Options struct {
 	Now func() time.Time
 	// ReadConns bounds the read pool (default 4).
 	ReadConns int
+	// Driver is the database/sql driver name (default "sqlite"); tests
+	// register a wrapper that counts statements.
+	Driver string
 }
 
 // Store is the vault's metadata database.
@@ -67,13 +70,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Driver == "" {
+		opts.Driver = "sqlite"
+	}
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	w, err := sql.Open("sqlite", dsn(path, false))
+	w, err := sql.Open(opts.Driver, dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -87,7 +93,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	_ = os.Chmod(path, 0o600)
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err := sql.Open(opts.Driver, dsn(path, true))
 	if err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("store: open read pool: %w", err)
