@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/photovault/photovault/store/keys"
+	_ "modernc.org/sqlite"
 )
 
 var binary string
@@ -324,4 +326,38 @@ func TestSetupTokenPrinted(t *testing.T) {
 		t.Fatalf("no setup banner:\n%s", d.logs())
 	}
 	d.stop(t)
+}
+
+func TestAuditVerify(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d")
+	env := baseEnv("PHOTOVAULT_DATA_DIR="+data, "PHOTOVAULT_ADDR=127.0.0.1:0")
+	if code, _, stderr := runCmd(t, dir, env, "lighthouse tangerine velvet 1987\n", "user", "create", "--username", "ada", "--password-stdin"); code != 0 {
+		t.Fatal(stderr)
+	}
+	d := startServe(t, dir, env)
+	for _, pw := range []string{"wrong one", "lighthouse tangerine velvet 1987"} {
+		resp, err := http.Post("http://"+d.addr+"/api/auth/login", "application/json", strings.NewReader(`{"username":"ada","password":"`+pw+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	d.stop(t)
+	code, out, _ := runCmd(t, dir, env, "", "audit", "verify")
+	if code != 0 || !strings.Contains(out, "intact: 2 rows") {
+		t.Fatalf("verify: %d %q", code, out)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(data, "photovault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE audit_logs SET event_type = 'login' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, _ = runCmd(t, dir, env, "", "audit", "verify")
+	if code != 1 || !strings.Contains(out, "BROKEN at row 1") {
+		t.Fatalf("tampered verify: %d %q", code, out)
+	}
 }

@@ -68,6 +68,7 @@ func newRootCmd(e env) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(e), newVersionCmd(e), newUserCmd(e), newCheckCmd(e))
+	root.AddCommand(newAuditCmd(e))
 	return root
 }
 

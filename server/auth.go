@@ -30,11 +30,12 @@ type tokenPair struct {
 type userView struct {
 	ID        string `json:"id"`
 	Username  string `json:"username"`
+	Studio    string `json:"studio"`
 	CreatedAt string `json:"created_at"`
 }
 
 func viewUser(u store.User) userView {
-	return userView{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339)}
+	return userView{ID: u.ID, Username: u.Username, Studio: u.Studio, CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339)}
 }
 
 // throttled answers 429 while the (scope, ip, target) is blocked. Callers
@@ -296,6 +297,35 @@ func (s *Server) handleLogout() handlerFunc {
 // handleMe serves GET /api/auth/me.
 func (s *Server) handleMe() handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.store.UserByID(r.Context(), ownerFrom(r))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, viewUser(u))
+		return nil
+	}
+}
+
+// handleMeUpdate serves PATCH /api/auth/me {"studio"}: the studio name
+// clients see on share pages (the only owner identity they ever see).
+func (s *Server) handleMeUpdate() handlerFunc {
+	type request struct {
+		Studio *string `json:"studio"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req request
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		if req.Studio != nil {
+			studio := strings.TrimSpace(*req.Studio)
+			if err := validText(studio, 100, "studio"); err != nil {
+				return err
+			}
+			if err := s.store.SetStudio(r.Context(), ownerFrom(r), studio); err != nil {
+				return err
+			}
+		}
 		u, err := s.store.UserByID(r.Context(), ownerFrom(r))
 		if err != nil {
 			return err

@@ -38,6 +38,7 @@ func (s *Server) routes() http.Handler {
 		r.Use(s.requireOwner)
 		r.Post("/api/auth/logout", s.h(s.handleLogout()))
 		r.Get("/api/auth/me", s.h(s.handleMe()))
+		r.Patch("/api/auth/me", s.h(s.handleMeUpdate()))
 		r.Post("/api/auth/password", s.h(s.handlePassword()))
 		r.Get("/api/audit", s.h(s.handleAuditList()))
 		s.mountMedia(r)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/photovault/photovault/cmd/config"
@@ -62,6 +63,7 @@ type Server struct {
 	sleep    func(context.Context, time.Duration) error
 
 	mailer  mailSender         // nil when SMTP is not configured
+	mailWG  sync.WaitGroup     // notifications in flight
 	access  *accessLog         // buffered share access events
 	flight  singleflight.Group // one watermark render per key at a time
 	jobKick chan struct{}      // wakes the derivative workers after an upload commits
@@ -88,6 +90,9 @@ func New(d Deps) (*Server, error) {
 	s.jobKick = make(chan struct{}, 1)
 	s.initWorkers()
 	s.initAccessLog()
+	if err := s.initMail(); err != nil {
+		return nil, err
+	}
 	s.initAccessLog()
 	s.handler = s.routes()
 	return s, nil

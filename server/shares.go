@@ -40,6 +40,7 @@ type shareView struct {
 	NotifyFirstView bool     `json:"notify_first_view"`
 	ItemCount       int      `json:"item_count"`
 	MediaIDs        []string `json:"media_ids,omitempty"`
+	InviteSent      *bool    `json:"invite_sent,omitempty"`
 	FirstViewedAt   *string  `json:"first_viewed_at"`
 	RevokedAt       *string  `json:"revoked_at"`
 	CreatedAt       string   `json:"created_at"`
@@ -83,23 +84,22 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 }
 
 type shareRequest struct {
-	AlbumID          string            `json:"album_id"`
-	MediaIDs         []string          `json:"media_ids"`
-	Label            optional[string]  `json:"label"`
-	ExpiresAt        optional[string]  `json:"expires_at"`
-	ExpiresInSeconds optional[int64]   `json:"expires_in_seconds"`
-	NeverExpires     bool              `json:"never_expires"`
-	MaxViews         optional[int]     `json:"max_views"`
-	MaxDownloads     optional[int]     `json:"max_downloads"`
-	Password         optional[string]  `json:"password"`
-	Download         optional[string]  `json:"download"`
-	StripLocation    optional[bool]    `json:"strip_location"`
-	Watermark        optional[string]  `json:"watermark"`
-	SelectionLimit   optional[int]     `json:"selection_limit"`
-	NotifyFirstView  bool              `json:"notify_first_view"`
-	SendTo           string            `json:"send_to"`
-	Message          string            `json:"message"`
-	Extra            map[string]string `json:"-"`
+	AlbumID          string           `json:"album_id"`
+	MediaIDs         []string         `json:"media_ids"`
+	Label            optional[string] `json:"label"`
+	ExpiresAt        optional[string] `json:"expires_at"`
+	ExpiresInSeconds optional[int64]  `json:"expires_in_seconds"`
+	NeverExpires     bool             `json:"never_expires"`
+	MaxViews         optional[int]    `json:"max_views"`
+	MaxDownloads     optional[int]    `json:"max_downloads"`
+	Password         optional[string] `json:"password"`
+	Download         optional[string] `json:"download"`
+	StripLocation    optional[bool]   `json:"strip_location"`
+	Watermark        optional[string] `json:"watermark"`
+	SelectionLimit   optional[int]    `json:"selection_limit"`
+	NotifyFirstView  bool             `json:"notify_first_view"`
+	SendTo           string           `json:"send_to"`
+	Message          string           `json:"message"`
 }
 
 const (
@@ -243,6 +243,9 @@ func (s *Server) handleShareCreate() handlerFunc {
 			}
 			n.PasswordHash = h
 		}
+		if err := validText(req.Message, 2000, "message"); err != nil {
+			return err
+		}
 		if req.SendTo != "" {
 			if _, err := mail.ParseAddress(req.SendTo); err != nil || strings.ContainsAny(req.SendTo, "\r\n") {
 				return badRequest("send_to must be an email address", err)
@@ -264,7 +267,8 @@ func (s *Server) handleShareCreate() handlerFunc {
 		v := s.viewShare(sh)
 		v.Token, v.URL, v.MediaIDs = token, s.cfg.BaseURL()+"/s/"+token, req.MediaIDs
 		if req.SendTo != "" {
-			s.sendInvite(r, sh, req.SendTo, v.URL, req.Message)
+			sent := s.sendInvite(r, sh, req.SendTo, v.URL, req.Message)
+			v.InviteSent = &sent
 		}
 		writeJSON(w, http.StatusCreated, v)
 		return nil

@@ -159,3 +159,17 @@ func (s *Store) SetPassword(ctx context.Context, userID, hash, keepSession strin
 		return nil
 	})
 }
+
+// SetStudio sets the studio name shown to clients on share pages.
+func (s *Store) SetStudio(ctx context.Context, userID, studio string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET studio = ?, updated_ms = ? WHERE id = ?`, studio, s.nowMS(), userID)
+		if err != nil {
+			return fmt.Errorf("store: set studio: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
