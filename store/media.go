@@ -277,3 +277,28 @@ func (s *Store) DeleteMedia(ctx context.Context, owner, id string) error {
 		return nil
 	})
 }
+
+// ResourceOwner returns the owner id of an album (kind "album") or media
+// item (kind "media") whoever asks, or ErrNotFound. It exists
+// only to audit denied attempts on another owner's ids (SECURITY.md #20);
+// it must never decide what is served.
+func (s *Store) ResourceOwner(ctx context.Context, kind, id string) (string, error) {
+	var q string
+	switch kind {
+	case "album":
+		q = `SELECT owner_id FROM albums WHERE id = ?`
+	case "media":
+		q = `SELECT owner_id FROM media WHERE id = ?`
+	default:
+		return "", fmt.Errorf("store: resource owner: unknown kind %q", kind)
+	}
+	var owner string
+	err := s.read.QueryRowContext(ctx, q, id).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: resource owner: %w", err)
+	}
+	return owner, nil
+}
