@@ -16,6 +16,8 @@ type JobMedia struct {
 	ContentType string
 	Kind        string // imaging.Kind as stored
 	Orientation int
+	Width       int // after orientation, as probed at upload
+	Height      int
 	Status      string
 }
 
@@ -23,8 +25,8 @@ type JobMedia struct {
 // was deleted meanwhile.
 func (s *Store) MediaForJob(ctx context.Context, id string) (JobMedia, error) {
 	var m JobMedia
-	const q = `SELECT id, blob_id, content_type, kind, orientation, status FROM media WHERE id = ?`
-	err := s.read.QueryRowContext(ctx, q, id).Scan(&m.ID, &m.BlobID, &m.ContentType, &m.Kind, &m.Orientation, &m.Status)
+	const q = `SELECT id, blob_id, content_type, kind, orientation, width, height, status FROM media WHERE id = ?`
+	err := s.read.QueryRowContext(ctx, q, id).Scan(&m.ID, &m.BlobID, &m.ContentType, &m.Kind, &m.Orientation, &m.Width, &m.Height, &m.Status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return JobMedia{}, ErrNotFound
 	}
