@@ -69,6 +69,7 @@ func newRootCmd(e env) *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(e), newVersionCmd(e), newUserCmd(e), newCheckCmd(e))
 	root.AddCommand(newAuditCmd(e))
+	root.AddCommand(newKeysCmd(e))
 	return root
 }
 
