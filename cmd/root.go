@@ -70,6 +70,7 @@ func newRootCmd(e env) *cobra.Command {
 	root.AddCommand(newServeCmd(e), newVersionCmd(e), newUserCmd(e), newCheckCmd(e))
 	root.AddCommand(newAuditCmd(e))
 	root.AddCommand(newKeysCmd(e))
+	root.AddCommand(newImportCmd(e))
 	return root
 }
 
