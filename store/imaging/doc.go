@@ -20,9 +20,12 @@
 //
 // RAW and DNG files are previewed from their largest embedded JPEG. HEIC is
 // decoded with github.com/gen2brain/heic (libheif compiled to WASM, run by
-// wazero: slow, about 3 s and 350 MB for 12 MP, but memory-safe). AVIF and
-// video have no decoder here; Derive returns ErrUnsupported and the caller
-// stores a placeholder.
+// wazero: slow — 3 s and 345 MB RSS for 12 MP, 13 s and 910 MB for 48 MP —
+// but memory-safe; capped at MaxHEICPixels). Build the binary with
+// `-tags nodynamic`: otherwise that package loads a system libheif.so
+// through purego when one is installed, running native C on untrusted
+// input. AVIF and video have no decoder here; Derive returns ErrUnsupported
+// and the caller stores a placeholder.
 //
 // Every function is safe for concurrent use; the package holds no mutable
 // state.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 )
 
 // Fuzz targets: hostile bytes must never panic, loop or allocate without
@@ -70,6 +71,9 @@ func FuzzProbe(f *testing.F) {
 func FuzzMetaAndStrip(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A hang is a failure too (the fuzzer would otherwise wait).
+		tm := time.AfterFunc(10*time.Second, func() { panic("imaging: fuzz input took over 10 s") })
+		defer tm.Stop()
 		for _, k := range []Kind{KindJPEG, KindPNG, KindWebP, KindTIFF, KindHEIC, KindDNG} {
 			d := Detected{Kind: k, IsImage: true}
 			_, _ = ReadMeta(bytes.NewReader(data), d)

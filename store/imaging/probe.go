@@ -22,8 +22,10 @@ import (
 //
 // Video and RAW formats whose size is not in a header this package parses
 // return 0, 0, nil. r is read from its current position, which must be the
-// start of the file; when r is also an io.ReaderAt and io.Seeker (a file),
-// Probe uses random access instead of reading forward.
+// start of the file. When r is also an io.ReaderAt and io.Seeker (an
+// *os.File, a bytes.Reader) Probe uses random access; on a plain stream it
+// buffers what it reads, up to 64 MiB, to follow TIFF and box offsets (TIFF
+// writers often put IFD0 after the pixel data, so prefer passing a file).
 func Probe(r io.Reader, d Detected, maxPixels int64) (w, h int, err error) {
 	switch d.Kind {
 	case KindJPEG, KindPNG, KindGIF, KindWebP:

@@ -48,9 +48,9 @@ const (
 // Limits that keep hostile files from making the parser loop or allocate.
 const (
 	maxIFDEntries = 1024
-	maxIFDs       = 64        // IFDs visited per file (chains plus sub-IFDs)
-	maxTagBytes   = 1 << 20   // largest tag value read into memory
-	maxTIFFHeader = 128 << 20 // furthest offset Probe follows on a stream
+	maxIFDs       = 64       // IFDs visited per file (chains plus sub-IFDs)
+	maxTagBytes   = 1 << 20  // largest tag value read into memory
+	maxTIFFHeader = 64 << 20 // furthest offset Probe follows on a stream
 )
 
 // tiffEntry is one 12-byte IFD entry.
