@@ -122,6 +122,9 @@ func serve(ctx context.Context, cfg *config.Config, e env) error {
 			stopBG()
 			return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 		}
+		if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" {
+			cfg.Addr = ln.Addr().String() // share links must name the real port
+		}
 		log.Info().Str("addr", ln.Addr().String()).Str("url", cfg.BaseURL()).Str("data_dir", cfg.DataDir).
 			Dur("startup", time.Since(start)).Msg("listening")
 		listen(hs, ln, false)

@@ -115,7 +115,7 @@ func (s *Server) bearer(r *http.Request) (string, bool) {
 // csrfToken is bound to the session: HMAC(csrf key, session id). A cross-site
 // page can make the browser send our cookies but cannot read or compute this.
 func (s *Server) csrfToken(sessionID string) string {
-	m := hmac.New(sha256.New, s.secret.Derive(keys.LabelCSRF, 32))
+	m := hmac.New(sha256.New, s.subkeys.csrf)
 	m.Write([]byte(sessionID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -175,7 +175,7 @@ func (s *Server) authenticate(r *http.Request) (authed, bool, error) {
 // ipHash pseudonymises an IP for audit rows (stable) — raw client IPs are
 // personal data and are not kept in the database.
 func (s *Server) ipHash(r *http.Request) string {
-	m := hmac.New(sha256.New, s.secret.Derive(keys.LabelIPHash, 32))
+	m := hmac.New(sha256.New, s.subkeys.ipHash)
 	m.Write([]byte(clientIP(r)))
 	return hex.EncodeToString(m.Sum(nil)[:8])
 }

@@ -294,7 +294,7 @@ func (s *Server) handlePublicMedia() handlerFunc {
 		if err != nil {
 			return newError(http.StatusForbidden, "bad_signature", "invalid or expired link", err)
 		}
-		sh, err := s.store.PublicShare(r.Context(), shareID)
+		sh, err := s.store.PublicShareLite(r.Context(), shareID)
 		if err != nil {
 			return err
 		}
@@ -313,30 +313,26 @@ func (s *Server) handlePublicMedia() handlerFunc {
 			variant == variantDownload && sh.Download == store.DownloadNone:
 			return forbidden("downloads are not allowed for this link")
 		}
-		it, err := s.store.ShareItem(r.Context(), sh.ID, sh.AlbumID, mediaID)
+		base := variant
+		if variant == variantDownload {
+			base = variantPreview
+		}
+		f, err := s.store.SharedFile(r.Context(), sh.ID, sh.AlbumID, mediaID, base, sh.StripLocation)
 		if err != nil {
 			return err
 		}
-		blobID, ctype, name, size := "", "image/jpeg", it.Filename, int64(0)
-		switch variant {
-		case variantThumb, variantPreview, variantDownload:
-			base := variant
-			if variant == variantDownload {
-				base = variantPreview
-			}
-			d, err := s.shareDerivative(r.Context(), sh, it.MediaID, base)
+		if sh.Watermark != "" && base != variantOriginal {
+			d, err := s.shareDerivative(r.Context(), sh, mediaID, base)
 			if err != nil {
 				return err
 			}
-			blobID, size = d.BlobID, d.Size
-			name = strings.TrimSuffix(name, extOf(name)) + ".jpg"
-		case variantOriginal:
-			blobID, ctype, size = it.BlobID, it.ContentType, it.Size
-			if sh.StripLocation {
-				if d, err := s.store.Derivative(r.Context(), it.MediaID, "stripped"); err == nil {
-					blobID, size = d.BlobID, d.Size
-				}
+			if f.Ref, err = s.store.BlobRef(r.Context(), d.BlobID); err != nil {
+				return err
 			}
+		}
+		name := f.Filename
+		if base != variantOriginal {
+			name = strings.TrimSuffix(name, extOf(name)) + ".jpg"
 		}
 		download := variant == variantOriginal || variant == variantDownload
 		if download && fromStart(r) && r.Header.Get("If-None-Match") == "" {
@@ -353,15 +349,14 @@ func (s *Server) handlePublicMedia() handlerFunc {
 		} else if !download {
 			s.record(r, sh.ID, variant, mediaID)
 		}
-		rd, err := s.openBlob(r.Context(), blobID)
+		rd, err := s.blobs.Open(f.Ref, s.kek())
 		if err != nil {
-			return err
+			return fmt.Errorf("server: open blob: %w", err)
 		}
 		defer rd.Close()
-		_ = size
 		h := w.Header()
-		h.Set("Content-Type", ctype)
-		h.Set("ETag", `"`+blobID+`"`)
+		h.Set("Content-Type", f.ContentType)
+		h.Set("ETag", `"`+f.Ref.ID+`"`)
 		h.Set("Cache-Control", "private, no-cache")
 		h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 		if download {

@@ -64,6 +64,8 @@ type Server struct {
 
 	mailer  mailSender         // nil when SMTP is not configured
 	mailWG  sync.WaitGroup     // notifications in flight
+	subkeys subkeys            // HKDF sub-keys, derived once
+	sigs    sigCache           // signed media URL signatures, per hour bucket
 	access  *accessLog         // buffered share access events
 	flight  singleflight.Group // one watermark render per key at a time
 	jobKick chan struct{}      // wakes the derivative workers after an upload commits
@@ -87,6 +89,7 @@ func New(d Deps) (*Server, error) {
 		s.sleep = sleepCtx
 	}
 	s.throttle = auth.NewThrottle(d.KV, auth.DefaultPolicy(), d.Now)
+	s.subkeys = deriveSubkeys(d.Secret)
 	s.jobKick = make(chan struct{}, 1)
 	s.initWorkers()
 	s.initAccessLog()

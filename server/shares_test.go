@@ -620,3 +620,32 @@ func TestAccessLogAndAnalytics(t *testing.T) {
 		t.Fatalf("entry %v", first)
 	}
 }
+
+func TestWatermarkedProofs(t *testing.T) {
+	e := newTestEnv(t, nil)
+	g := e.gallery(1)
+	plain := e.share(g.owner, map[string]any{"album_id": g.album.ID, "download": "original"})
+	proof := e.share(g.owner, map[string]any{"album_id": g.album.ID, "download": "original", "watermark": "PROOF"})
+	get := func(sh shareView) contentView {
+		_, b := e.do("GET", pub(sh.Token, "content"), nil, nil)
+		return decode[contentView](t, b)
+	}
+	pc, wc := get(plain), get(proof)
+	_, plainThumb := e.do("GET", *pc.Items[0].ThumbURL, nil, nil)
+	resp, wmThumb := e.do("GET", *wc.Items[0].ThumbURL, nil, nil)
+	if resp.StatusCode != 200 || !bytes.HasPrefix(wmThumb, []byte{0xFF, 0xD8}) || bytes.Equal(plainThumb, wmThumb) {
+		t.Fatalf("watermarked thumb: %d same=%v", resp.StatusCode, bytes.Equal(plainThumb, wmThumb))
+	}
+	_, again := e.do("GET", *wc.Items[0].ThumbURL, nil, nil)
+	if !bytes.Equal(again, wmThumb) {
+		t.Fatal("watermark not cached per share")
+	}
+	// Originals and the owner's own thumbnails are never watermarked.
+	_, orig := e.do("GET", *wc.Items[0].OriginalURL, nil, nil)
+	if !bytes.Equal(orig, g.data[0]) {
+		t.Fatal("original changed by the watermark")
+	}
+	if _, ownerThumb := e.do("GET", "/api/media/"+g.photos[0].ID+"/thumb", nil, g.owner.bearer()); !bytes.Equal(ownerThumb, plainThumb) {
+		t.Fatal("owner thumbnail watermarked")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/photovault/photovault/store"
@@ -35,7 +36,7 @@ const (
 // password version (SECURITY.md #10), under a key used for nothing else.
 // A password change bumps the version, so earlier URLs die with it.
 func (s *Server) mediaSig(shareID, mediaID, variant string, exp int64, pwv int) string {
-	m := hmac.New(sha256.New, s.secret.Derive(keys.LabelMediaURL, 32))
+	m := hmac.New(sha256.New, s.subkeys.mediaURL)
 	for _, f := range []string{shareID, mediaID, variant, strconv.FormatInt(exp, 10), strconv.Itoa(pwv)} {
 		m.Write([]byte(f))
 		m.Write([]byte{0})
@@ -55,11 +56,8 @@ func (s *Server) mediaURLExpiry(sh store.Share) int64 {
 
 // signedMediaURL is a relative URL for one variant of one media item.
 func (s *Server) signedMediaURL(sh store.Share, mediaID, variant string, exp int64) string {
-	q := url.Values{}
-	q.Set("e", strconv.FormatInt(exp, 10))
-	q.Set("v", strconv.Itoa(sh.PasswordVersion))
-	q.Set("s", s.mediaSig(sh.ID, mediaID, variant, exp, sh.PasswordVersion))
-	return "/api/public/m/" + sh.ID + "/" + mediaID + "/" + variant + "?" + q.Encode()
+	return "/api/public/m/" + sh.ID + "/" + mediaID + "/" + variant + "?e=" + strconv.FormatInt(exp, 10) +
+		"&s=" + s.cachedSig(sh.ID, mediaID, variant, exp, sh.PasswordVersion) + "&v=" + strconv.Itoa(sh.PasswordVersion)
 }
 
 var errBadSignature = errors.New("server: bad media signature")
@@ -100,7 +98,7 @@ func (s *Server) shareSession(sh store.Share) (string, time.Duration) {
 }
 
 func (s *Server) sessionMAC(shareID, payload string) string {
-	m := hmac.New(sha256.New, s.secret.Derive(keys.LabelShareSession, 32))
+	m := hmac.New(sha256.New, s.subkeys.session)
 	m.Write([]byte(shareID))
 	m.Write([]byte{0})
 	m.Write([]byte(payload))
@@ -125,9 +123,58 @@ func (s *Server) validShareSession(sh store.Share, v string) bool {
 // dailyIPHash hashes the client IP with a salt that rotates every UTC day:
 // analytics can count visitors per day, nobody can track an IP across days.
 func (s *Server) dailyIPHash(ip string) string {
-	m := hmac.New(sha256.New, s.secret.Derive(keys.LabelIPHash, 32))
+	m := hmac.New(sha256.New, s.subkeys.ipHash)
 	m.Write([]byte(s.now().UTC().Format("2006-01-02")))
 	m.Write([]byte{0})
 	m.Write([]byte(ip))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+}
+
+// subkeys are the HKDF sub-keys of the secret key, derived once at start
+// (HKDF per request measurably cost throughput on hot public routes).
+type subkeys struct {
+	mediaURL, session, csrf, ipHash []byte
+}
+
+func deriveSubkeys(secret keys.Key) subkeys {
+	return subkeys{
+		mediaURL: secret.Derive(keys.LabelMediaURL, 32),
+		session:  secret.Derive(keys.LabelShareSession, 32),
+		csrf:     secret.Derive(keys.LabelCSRF, 32),
+		ipHash:   secret.Derive(keys.LabelIPHash, 32),
+	}
+}
+
+// sigCache memoises media URL signatures. URLs are stable within an hour
+// bucket, so a gallery opened by many clients signs each URL once per hour
+// instead of on every /content. Bounded: cleared wholesale when full.
+type sigCache struct {
+	mu sync.Mutex
+	m  map[sigKey]string
+}
+
+type sigKey struct {
+	share, media, variant string
+	exp                   int64
+	pwv                   int
+}
+
+const sigCacheMax = 200_000
+
+func (s *Server) cachedSig(shareID, mediaID, variant string, exp int64, pwv int) string {
+	k := sigKey{shareID, mediaID, variant, exp, pwv}
+	s.sigs.mu.Lock()
+	if v, ok := s.sigs.m[k]; ok {
+		s.sigs.mu.Unlock()
+		return v
+	}
+	s.sigs.mu.Unlock()
+	v := s.mediaSig(shareID, mediaID, variant, exp, pwv)
+	s.sigs.mu.Lock()
+	if s.sigs.m == nil || len(s.sigs.m) >= sigCacheMax {
+		s.sigs.m = make(map[sigKey]string, 1024)
+	}
+	s.sigs.m[k] = v
+	s.sigs.mu.Unlock()
+	return v
 }

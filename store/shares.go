@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/photovault/photovault/store/blob"
 )
 
 // Download levels of a share.
@@ -452,4 +454,68 @@ func (s *Store) ShareItem(ctx context.Context, shareID, albumID, mediaID string)
 	}
 	it.CRC32 = uint32(crc)
 	return it, nil
+}
+
+// PublicShareLite reads only the share's own row (no album title, studio or
+// item count): the point read behind every signed media fetch.
+func (s *Store) PublicShareLite(ctx context.Context, id string) (Share, error) {
+	const q = `SELECT id, owner_id, album_id, COALESCE(password_hash, ''), password_version, expires_ms, max_downloads, downloads,
+		download, strip_location, watermark, revoked_ms FROM public_shares WHERE id = ?`
+	var sh Share
+	var exp, maxD, revoked sql.NullInt64
+	var strip int
+	err := s.read.QueryRowContext(ctx, q, id).Scan(&sh.ID, &sh.OwnerID, &sh.AlbumID, &sh.PasswordHash, &sh.PasswordVersion,
+		&exp, &maxD, &sh.Downloads, &sh.Download, &strip, &sh.Watermark, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Share{}, ErrNotFound
+	}
+	if err != nil {
+		return Share{}, fmt.Errorf("store: share: %w", err)
+	}
+	sh.ExpiresAt, sh.RevokedAt, sh.MaxDownloads = timePtr(exp), timePtr(revoked), intPtr(maxD)
+	sh.StripLocation = strip != 0
+	return sh, nil
+}
+
+// SharedFile is the blob to serve for one variant of a shared media item.
+type SharedFile struct {
+	Filename    string
+	ContentType string
+	Ref         blob.Ref
+}
+
+// SharedFile resolves, in one query, the blob of a media item of the share:
+// variant "thumb"/"preview" (the derivative), or "original" (the stripped
+// derivative when preferStripped and one exists, else the original). A media
+// item outside the share answers ErrNotFound.
+func (s *Store) SharedFile(ctx context.Context, shareID, albumID, mediaID, variant string, preferStripped bool) (SharedFile, error) {
+	const q = `SELECT m.filename, m.content_type, b.id, b.key_id, b.wrapped_key, b.size
+		FROM media m
+		LEFT JOIN derivatives d ON d.media_id = m.id AND d.variant = ?
+		JOIN blobs b ON b.id = CASE
+			WHEN ? = 'original' AND d.blob_id IS NULL THEN m.blob_id
+			ELSE d.blob_id END
+		WHERE m.id = ? AND m.album_id = ?
+		  AND (NOT EXISTS (SELECT 1 FROM share_items WHERE share_id = ?)
+		       OR EXISTS (SELECT 1 FROM share_items WHERE share_id = ? AND media_id = m.id))`
+	dv := variant
+	if variant == "original" {
+		dv = "-" // no derivative: the original itself
+		if preferStripped {
+			dv = "stripped"
+		}
+	}
+	var f SharedFile
+	err := s.read.QueryRowContext(ctx, q, dv, variant, mediaID, albumID, shareID, shareID).Scan(&f.Filename, &f.ContentType,
+		&f.Ref.ID, &f.Ref.KeyID, &f.Ref.WrappedKey, &f.Ref.Size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SharedFile{}, ErrNotFound
+	}
+	if err != nil {
+		return SharedFile{}, fmt.Errorf("store: shared file: %w", err)
+	}
+	if variant != "original" {
+		f.ContentType = "image/jpeg"
+	}
+	return f, nil
 }
