@@ -230,10 +230,17 @@ func TestDeriveFromToolFormats(t *testing.T) {
 	conv := needTool(t, "convert")
 	dir := t.TempDir()
 	src := writeFile(t, dir, "src.png", encodePNG(t, markerImage(480, 320)))
-	for _, ext := range []string{"webp", "tiff", "heic"} {
-		t.Run(ext, func(t *testing.T) {
+	for _, tc := range []struct{ name, ext string }{
+		{"webp", "webp"}, {"tiff", "tiff"}, {"heic", "heic"}, {"cmyk jpeg", "jpg"},
+	} {
+		ext := tc.ext
+		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, "img."+ext)
-			run(t, conv, src, p)
+			if ext == "jpg" {
+				run(t, conv, src, "-colorspace", "CMYK", p)
+			} else {
+				run(t, conv, src, p)
+			}
 			data, err := os.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)
@@ -316,6 +323,22 @@ func TestDeriveRawUsesLargestEmbeddedJPEG(t *testing.T) {
 	}
 	if w, h := jpegSize(t, p); w != 900 || h != 600 {
 		t.Fatalf("scan fallback preview %dx%d", w, h)
+	}
+	// A RAW whose sensor is larger than the upload budget is fine (never
+	// decoded), but an embedded "preview" that declares 30000×30000 is a
+	// pixel flood and is refused before decoding.
+	flood := buildTIFF([][]tEnt{
+		{long(tagNewSubfileType, 0), long(tagImageWidth, 30000), long(tagImageLength, 30000), str(tagMake, "NIKON"),
+			{tag: tagSubIFDs, typ: 4, count: 1, ref: "ifd", refIdx: []int{1}}},
+		{long(tagNewSubfileType, 1), short(tagCompression, 7),
+			{tag: tagStripOffsets, typ: 4, count: 1, ref: "blob", refIdx: []int{0}}, long(tagStripByteCounts, 2000)},
+	}, [][]byte{append(jpegHeaderOnly(30000, 30000), make([]byte, 2000)...)})
+	fd := detect(t, pad(flood))
+	if w, h, err := Probe(bytes.NewReader(flood), fd, 100_000_000); err != nil || w != 30000 || h != 30000 {
+		t.Fatalf("Probe raw sensor size: %d %d %v", w, h, err)
+	}
+	if _, _, err := Derive(bytes.NewReader(flood), fd, 1); !errors.Is(err, ErrPixelFlood) {
+		t.Fatalf("flooding embedded preview: %v", err)
 	}
 	// No preview at all.
 	empty := buildTIFF([][]tEnt{{long(tagNewSubfileType, 1), str(tagMake, "SONY"), long(tagImageWidth, 10)}}, nil)

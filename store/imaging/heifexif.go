@@ -91,10 +91,14 @@ func heifExif(r io.ReaderAt) ([]byte, error) {
 	if n < 8 || n > maxTagBytes*4 {
 		return nil, fmt.Errorf("imaging: heif exif item of %d bytes: %w", n, ErrCorrupt)
 	}
-	data, err := readN(r, off, int(n))
-	if err != nil {
-		return nil, err
+	// Best effort: a file cut short inside the Exif item still yields the
+	// directories that are complete (the TIFF parser bounds-checks).
+	data := make([]byte, n)
+	got, _ := r.ReadAt(data, off) // a short read is used as far as it goes
+	if got < 8 {
+		return nil, fmt.Errorf("imaging: heif exif item unreadable: %w", ErrCorrupt)
 	}
+	data = data[:got]
 	skip := int64(binary.BigEndian.Uint32(data[:4]))
 	if skip < 0 || 4+skip >= int64(len(data)) {
 		return nil, fmt.Errorf("imaging: heif exif header offset: %w", ErrCorrupt)

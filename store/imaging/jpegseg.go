@@ -2,7 +2,6 @@ package imaging
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +17,21 @@ const (
 	markerAPP13 = 0xED
 )
 
-var (
-	exifPrefix    = []byte("Exif\x00\x00")
-	xmpPrefix     = []byte("http://ns.adobe.com/xap/1.0/\x00")
-	xmpExtPrefix  = []byte("http://ns.adobe.com/xmp/extension/\x00")
-	mpfPrefix     = []byte("MPF\x00")
-	errEndOfImage = errors.New("imaging: end of image")
+// APP segment signatures.
+const (
+	exifPrefix   = "Exif\x00\x00"
+	xmpPrefix    = "http://ns.adobe.com/xap/1.0/\x00"
+	xmpExtPrefix = "http://ns.adobe.com/xmp/extension/\x00"
+	mpfPrefix    = "MPF\x00"
 )
+
+// errEndOfImage stops a segment walk early; it never leaves the package.
+var errEndOfImage = errors.New("imaging: end of image")
+
+// hasPrefix is bytes.HasPrefix for a constant string prefix.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
+}
 
 // jpegSegment is one marker segment; data excludes the marker and length.
 type jpegSegment struct {
@@ -37,14 +44,20 @@ func hasLength(m byte) bool {
 	return !(m == markerSOI || m == markerEOI || (m >= 0xD0 && m <= 0xD7) || m == 0x01)
 }
 
-// readMarker reads the next marker (skipping fill bytes) from r.
+// readMarker reads the next marker from r, skipping fill bytes and, like
+// libjpeg and Go's decoder, stray bytes between segments (up to 64 KiB).
 func readMarker(r *bufio.Reader) (byte, error) {
-	c, err := r.ReadByte()
-	if err != nil {
-		return 0, err
-	}
-	if c != 0xFF {
-		return 0, fmt.Errorf("imaging: jpeg: expected marker, got %#02x: %w", c, ErrCorrupt)
+	for junk := 0; ; junk++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if c == 0xFF {
+			break
+		}
+		if junk > 1<<16 {
+			return 0, fmt.Errorf("imaging: jpeg: no marker: %w", ErrCorrupt)
+		}
 	}
 	for {
 		m, err := r.ReadByte()
@@ -120,7 +133,7 @@ func jpegHeaderSegments(r *bufio.Reader, fn func(jpegSegment) error) error {
 func exifFromJPEG(r io.Reader) ([]byte, error) {
 	var exif []byte
 	err := jpegHeaderSegments(bufio.NewReader(r), func(s jpegSegment) error {
-		if s.marker == markerAPP1 && bytes.HasPrefix(s.data, exifPrefix) && exif == nil {
+		if s.marker == markerAPP1 && hasPrefix(s.data, exifPrefix) && exif == nil {
 			exif = s.data[len(exifPrefix):]
 			return errEndOfImage
 		}

@@ -158,7 +158,7 @@ func tiffWhole(ra io.ReaderAt, size int64) *tiffFile {
 // pngExif returns the payload of the eXIf chunk.
 func pngExif(r io.Reader) []byte {
 	var sig [8]byte
-	if _, err := io.ReadFull(r, sig[:]); err != nil || !bytes.Equal(sig[:], pngSignature) {
+	if _, err := io.ReadFull(r, sig[:]); err != nil || string(sig[:]) != pngSignature {
 		return nil
 	}
 	for range 10000 {
@@ -204,7 +204,7 @@ func webpExif(ra io.ReaderAt, size int64) []byte {
 			if _, err := ra.ReadAt(b, off+8); err != nil {
 				return nil
 			}
-			return bytes.TrimPrefix(b, exifPrefix)
+			return bytes.TrimPrefix(b, []byte(exifPrefix))
 		}
 		off += 8 + n + n&1
 	}

@@ -21,7 +21,10 @@ import (
 // that declares 30000x30000 would otherwise cost gigabytes to decode.
 //
 // Video and RAW formats whose size is not in a header this package parses
-// return 0, 0, nil. r is read from its current position, which must be the
+// return 0, 0, nil. RAW and DNG sizes are reported but not held against
+// maxPixels: their sensor data is never decoded (a 102 MP medium-format RAW
+// is an ordinary upload), and Derive checks the embedded preview it does
+// decode against MaxDerivePixels. r is read from its current position, which must be the
 // start of the file. When r is also an io.ReaderAt and io.Seeker (an
 // *os.File, a bytes.Reader) Probe uses random access; on a plain stream it
 // buffers what it reads, up to 64 MiB, to follow TIFF and box offsets (TIFF
@@ -73,6 +76,9 @@ func Probe(r io.Reader, d Detected, maxPixels int64) (w, h int, err error) {
 	}
 	if w <= 0 || h <= 0 {
 		return 0, 0, fmt.Errorf("imaging: probe %s: zero size %dx%d: %w", d.Kind, w, h, ErrCorrupt)
+	}
+	if d.Kind == KindDNG || d.Kind == KindRaw {
+		return w, h, nil
 	}
 	if err := checkPixels(w, h, maxPixels); err != nil {
 		return 0, 0, err

@@ -71,14 +71,14 @@ func video(k Kind, ct string) Detected {
 	return Detected{Kind: k, ContentType: ct, IsVideo: true}
 }
 
-var pngSignature = []byte("\x89PNG\r\n\x1a\n")
+const pngSignature = "\x89PNG\r\n\x1a\n"
 
 // sniffMagic recognises the accepted kinds by their leading magic bytes.
 func sniffMagic(h []byte) (Detected, bool) {
 	switch {
 	case len(h) >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF:
 		return still(KindJPEG, "image/jpeg"), true
-	case bytes.HasPrefix(h, pngSignature):
+	case hasPrefix(h, pngSignature):
 		return still(KindPNG, "image/png"), true
 	case bytes.HasPrefix(h, []byte("GIF87a")), bytes.HasPrefix(h, []byte("GIF89a")):
 		return still(KindGIF, "image/gif"), true
@@ -189,19 +189,18 @@ func sniffFtyp(h []byte) (Detected, bool) {
 	return Detected{}, false
 }
 
-// markupTags are the byte sequences that make a file dangerous if a browser
-// ever sniffs it as a document. They are matched case-insensitively and must
-// be followed by a delimiter, which keeps random entropy-coded bytes from
-// matching by chance.
-var markupTags = []string{
-	"<script", "<html", "<svg", "<?php", "<!doctype", "<iframe", "<body",
-	"<head", "<object", "<embed", "<meta", "<link", "<style", "<img", "<form",
-	"<frameset", "<applet", "<base", "<xsl:stylesheet", "<?xml-stylesheet",
-	"javascript:",
-}
-
-// findMarkup returns the first markup tag found in h, or "".
+// findMarkup returns the first markup tag found in h, or "". The tags are
+// the byte sequences that make a file dangerous if a browser ever sniffs it
+// as a document. They are matched case-insensitively and must be followed by
+// a delimiter, which keeps random entropy-coded bytes from matching by
+// chance.
 func findMarkup(h []byte) string {
+	markupTags := [...]string{
+		"<script", "<html", "<svg", "<?php", "<!doctype", "<iframe", "<body",
+		"<head", "<object", "<embed", "<meta", "<link", "<style", "<img", "<form",
+		"<frameset", "<applet", "<base", "<xsl:stylesheet", "<?xml-stylesheet",
+		"javascript:",
+	}
 	lower := bytes.ToLower(h)
 	for _, tag := range markupTags {
 		t := []byte(tag)

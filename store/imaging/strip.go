@@ -49,7 +49,7 @@ func StripLocation(r io.Reader, w io.Writer, d Detected) (changed bool, err erro
 // stripSegment decides what happens to one JPEG header segment.
 func stripSegment(s jpegSegment) (keep jpegSegment, drop, changed bool) {
 	switch {
-	case s.marker == markerAPP1 && bytes.HasPrefix(s.data, exifPrefix):
+	case s.marker == markerAPP1 && hasPrefix(s.data, exifPrefix):
 		out, ch, err := scrubExif(s.data[len(exifPrefix):])
 		if err != nil {
 			return jpegSegment{}, true, true
@@ -57,13 +57,13 @@ func stripSegment(s jpegSegment) (keep jpegSegment, drop, changed bool) {
 		if !ch {
 			return s, false, false
 		}
-		data := append(append([]byte{}, exifPrefix...), out...)
+		data := append([]byte(exifPrefix), out...)
 		return jpegSegment{marker: s.marker, data: data}, false, true
-	case s.marker == markerAPP1 && (bytes.HasPrefix(s.data, xmpPrefix) || bytes.HasPrefix(s.data, xmpExtPrefix)):
+	case s.marker == markerAPP1 && (hasPrefix(s.data, xmpPrefix) || hasPrefix(s.data, xmpExtPrefix)):
 		return jpegSegment{}, true, true
 	case s.marker == markerAPP13:
 		return jpegSegment{}, true, true
-	case s.marker == markerAPP2 && bytes.HasPrefix(s.data, mpfPrefix):
+	case s.marker == markerAPP2 && hasPrefix(s.data, mpfPrefix):
 		return jpegSegment{}, true, true
 	}
 	return s, false, false
@@ -190,12 +190,13 @@ func wrapFlush(bw *bufio.Writer) error {
 	return nil
 }
 
-// Tags removed from IFD0, IFD1 and the EXIF IFD.
-var scrubTags = map[uint16]bool{
-	tagGPSIFD:       true,
-	tagBodySerial:   true,
-	tagLensSerial:   true,
-	tagCameraSerial: true,
+// scrubTag reports the tags removed from IFD0, IFD1 and the EXIF IFD.
+func scrubTag(tag uint16) bool {
+	switch tag {
+	case tagGPSIFD, tagBodySerial, tagLensSerial, tagCameraSerial:
+		return true
+	}
+	return false
 }
 
 // scrubExif returns a copy of a TIFF-structured EXIF payload in which the GPS
@@ -230,7 +231,7 @@ func scrubExif(src []byte) ([]byte, bool, error) {
 	for _, d := range dirs {
 		var kept []tiffEntry
 		for _, e := range d.Entries {
-			if !scrubTags[e.Tag] {
+			if !scrubTag(e.Tag) {
 				kept = append(kept, e)
 				continue
 			}
@@ -313,15 +314,21 @@ func rewriteIFD(t *tiffFile, buf []byte, d tiffIFD, kept []tiffEntry) {
 	copy(buf[off:], b.Bytes())
 }
 
-// PNG chunks that carry EXIF, XMP or free text (which tools fill with
-// location and serial numbers).
-var pngDropChunks = map[string]bool{"eXIf": true, "tEXt": true, "zTXt": true, "iTXt": true}
+// pngDropChunk reports chunks that carry EXIF, XMP or free text (which
+// tools fill with location and serial numbers).
+func pngDropChunk(typ string) bool {
+	switch typ {
+	case "eXIf", "tEXt", "zTXt", "iTXt":
+		return true
+	}
+	return false
+}
 
 func stripPNG(r io.Reader, w io.Writer) (bool, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	sig := make([]byte, 8)
-	if _, err := io.ReadFull(br, sig); err != nil || !bytes.Equal(sig, pngSignature) {
+	if _, err := io.ReadFull(br, sig); err != nil || string(sig) != pngSignature {
 		return false, fmt.Errorf("imaging: strip png: signature: %w", ErrCorrupt)
 	}
 	if _, err := bw.Write(sig); err != nil {
@@ -338,7 +345,7 @@ func stripPNG(r io.Reader, w io.Writer) (bool, error) {
 			return false, fmt.Errorf("imaging: strip png: chunk length: %w", ErrCorrupt)
 		}
 		typ := string(h[4:8])
-		if pngDropChunks[typ] {
+		if pngDropChunk(typ) {
 			changed = true
 			if _, err := io.CopyN(io.Discard, br, int64(n)+4); err != nil {
 				return false, fmt.Errorf("imaging: strip png: %w", ErrCorrupt)

@@ -256,6 +256,39 @@ func TestStripLocationFailsClosed(t *testing.T) {
 	}
 }
 
+// TestStripLocationProgressive: later scans and the tables between them are
+// copied through; stray bytes between header segments are tolerated.
+func TestStripLocationProgressive(t *testing.T) {
+	et := needTool(t, "exiftool")
+	conv := needTool(t, "convert")
+	dir := t.TempDir()
+	src := writeFile(t, dir, "src.png", encodePNG(t, noiseImage(120, 90, 11)))
+	p := filepath.Join(dir, "prog.jpg")
+	run(t, conv, src, "-interlace", "Plane", "-quality", "85", p)
+	run(t, et, append(exifTagArgs(), p)...)
+	orig, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(orig, []byte{0xFF, 0xDA}) < 2 {
+		t.Fatalf("fixture is not progressive")
+	}
+	// Two stray zero bytes after the first segment.
+	n := 4 + int(orig[4])<<8 | int(orig[5])
+	withJunk := append(append(append([]byte{}, orig[:n]...), 0, 0), orig[n:]...)
+	for _, in := range [][]byte{orig, withJunk} {
+		var out bytes.Buffer
+		changed, err := StripLocation(bytes.NewReader(in), &out, detect(t, in))
+		if err != nil || !changed || bytes.Contains(out.Bytes(), []byte(fixBodySerial)) {
+			t.Fatalf("changed=%v err=%v", changed, err)
+		}
+		samePixels(t, orig, out.Bytes())
+		if o := ownExifCheck(t, out.Bytes()); o != 6 {
+			t.Fatalf("orientation %d", o)
+		}
+	}
+}
+
 func TestStripLocationPNG(t *testing.T) {
 	et := needTool(t, "exiftool")
 	src := encodePNG(t, noiseImage(40, 30, 5))
