@@ -4,12 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"image/jpeg"
 	"io"
+	"log"
+	"net"
+	"net/http"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,9 +238,20 @@ func (s *Server) deriveMedia(ctx context.Context, mediaID string) (deriveResult,
 		return res, fmt.Errorf("server: derive: %w", err)
 	}
 	preview, thumb, err := imaging.Derive(bufio.NewReaderSize(r, readBuffer), d, m.Orientation)
+	if errors.Is(err, imaging.ErrUnsupported) && d.IsVideo {
+		// A poster frame when ffmpeg is installed; without one (or when it
+		// cannot decode this file) the video is still stored and streamed.
+		preview, thumb, err = s.videoPoster(ctx, r)
+		if err != nil && !errors.Is(err, errNoFFmpeg) {
+			s.log.Warn().Err(err).Str("media_id", m.ID).Msg("derive: no poster frame")
+		}
+		if err != nil {
+			err = imaging.ErrUnsupported
+		}
+	}
 	switch {
 	case errors.Is(err, imaging.ErrUnsupported):
-		res.placeholder = true // video, AVIF: stored and streamed, no derivatives
+		res.placeholder = true // AVIF, video without ffmpeg: stored and streamed, no derivatives
 	case err != nil:
 		return res, err
 	default:
@@ -337,4 +355,95 @@ func (s *Server) storeStripped(ctx context.Context, m store.JobMedia, d imaging.
 		return false, err
 	}
 	return true, nil
+}
+
+// errNoFFmpeg reports that ffmpeg is not on PATH: videos get no poster.
+var errNoFFmpeg = errors.New("server: ffmpeg not installed")
+
+// Poster frame limits.
+const (
+	posterTimeout  = 60 * time.Second
+	maxPosterBytes = 32 << 20
+)
+
+// videoPoster asks ffmpeg for one frame of a video (at 1 s, else the first)
+// and derives preview and thumbnail from it. ffmpeg reads the video from
+// a loopback HTTP listener that serves the decrypting blob reader with
+// Range support under a random path, so no plaintext ever touches the
+// disk and ffmpeg can seek to an index at the end of the file. Against a
+// hostile file: the demuxer is forced to mov/mp4 (no playlist formats),
+// only the http and tcp protocols are allowed (no file: reads through
+// references inside the file), the run is time-boxed and the output
+// capped.
+func (s *Server) videoPoster(ctx context.Context, r *blob.Reader) (preview, thumb []byte, err error) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		return nil, nil, errNoFFmpeg
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: poster: %w", err)
+	}
+	var tok [16]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return nil, nil, fmt.Errorf("server: poster: %w", err)
+	}
+	path := "/" + hex.EncodeToString(tok[:])
+	size := r.Size()
+	hs := &http.Server{
+		ReadHeaderTimeout: 5 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.URL.Path != path {
+				http.NotFound(w, req)
+				return
+			}
+			// A section reader per request: ffmpeg may reconnect to seek.
+			http.ServeContent(w, req, "", time.Time{}, io.NewSectionReader(r, 0, size))
+		}),
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, posterTimeout)
+	defer cancel()
+	url := "http://" + ln.Addr().String() + path
+	var lastErr error
+	for _, at := range []string{"1", "0"} {
+		// #nosec G204 -- fixed arguments; the only variable is our own loopback URL
+		cmd := exec.CommandContext(ctx, ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+			"-protocol_whitelist", "http,tcp", "-f", "mov", "-ss", at, "-i", url,
+			"-frames:v", "1", "-an", "-sn", "-dn",
+			// Down to the preview box, never up.
+			"-vf", fmt.Sprintf("scale=w='min(%d,iw)':h='min(%d,ih)':force_original_aspect_ratio=decrease", imaging.PreviewBox, imaging.PreviewBox),
+			"-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "2", "pipe:1")
+		cmd.Env = []string{}
+		out := &cappedBuffer{max: maxPosterBytes}
+		errOut := &cappedBuffer{max: 2048}
+		cmd.Stdout, cmd.Stderr = out, errOut
+		if err := cmd.Run(); err != nil || out.Len() == 0 {
+			lastErr = fmt.Errorf("server: poster: ffmpeg at %ss: %v: %s", at, err, strings.TrimSpace(errOut.String()))
+			continue
+		}
+		preview, thumb, err := imaging.Derive(bytes.NewReader(out.Bytes()), imaging.Detected{Kind: imaging.KindJPEG, ContentType: "image/jpeg", IsImage: true}, 1)
+		if err != nil {
+			return nil, nil, fmt.Errorf("server: poster: %w", err)
+		}
+		return preview, thumb, nil
+	}
+	return nil, nil, lastErr
+}
+
+// cappedBuffer keeps at most max bytes and then fails the writer, which
+// stops ffmpeg from producing unbounded output.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > c.max {
+		return 0, errors.New("server: output too large")
+	}
+	return c.Buffer.Write(p)
 }

@@ -14,6 +14,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -456,5 +457,53 @@ func TestWorkerPool(t *testing.T) {
 	}
 	if !strings.Contains(w.logs.String(), `"derive job"`) || strings.Contains(w.logs.String(), `"level":"error"`) {
 		t.Fatalf("logs:\n%s", w.logs)
+	}
+}
+
+// TestDeriveVideoPoster: with ffmpeg installed a video gets a poster
+// preview and thumbnail, read through the loopback stream (the test file
+// keeps its index at the end, so ffmpeg must seek).
+func TestDeriveVideoPoster(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	gen := exec.Command(ffmpeg, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=10",
+		"-t", "2", "-c:v", "mpeg4", "-pix_fmt", "yuv420p", out)
+	if b, err := gen.CombinedOutput(); err != nil {
+		t.Skipf("ffmpeg cannot make a test clip: %v %s", err, b)
+	}
+	clip, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorkerEnv(t, nil)
+	m := w.addOriginal(clip, 1)
+	if n := w.runJobs(); n != 1 {
+		t.Fatalf("ran %d jobs", n)
+	}
+	if st := w.media(m.ID).Status; st != store.MediaStatusReady {
+		t.Fatalf("status %s\n%s", st, w.logs)
+	}
+	for _, c := range []struct {
+		variant string
+		w, h    int
+	}{{derivPreview, 640, 360}, {derivThumb, 400, 225}} {
+		d, b := w.derivative(m.ID, c.variant)
+		img, err := jpeg.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", c.variant, err)
+		}
+		if sz := img.Bounds().Size(); sz.X != c.w || sz.Y != c.h || d.Width != c.w {
+			t.Fatalf("%s is %v (row %dx%d), want %dx%d", c.variant, sz, d.Width, d.Height, c.w, c.h)
+		}
+	}
+	if _, err := w.store.Derivative(w.ctx, m.ID, derivStripped); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("video has a stripped variant: %v", err)
+	}
+	// The poster came from the stream: nothing but ciphertext on disk.
+	if ents, _ := os.ReadDir(w.cfg.TmpDir()); len(ents) != 0 {
+		t.Fatalf("temp files left: %v", ents)
 	}
 }
