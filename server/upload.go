@@ -12,8 +12,11 @@ import (
 	"io"
 	"math"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,6 +33,9 @@ const (
 	probeLen = 1 << 20
 	// copyBufSize is the unit of hashing and encryption while streaming.
 	copyBufSize = 1 << 20
+	// bodyBufSize is the read buffer between the connection and the
+	// multipart parser.
+	bodyBufSize = 256 << 10
 	// maxUploadParts caps the parts of one multipart request, so a request
 	// of millions of empty parts cannot keep a handler busy.
 	maxUploadParts = 1000
@@ -102,32 +108,9 @@ func (s *Server) Ingest(ctx context.Context, owner, albumID, filename string, r 
 		return store.Media{}, false, fmt.Errorf("server: ingest: %w", err)
 	}
 	defer func() { _ = bw.Abort() }() // no-op after Commit
-	sum, crc := sha256.New(), crc32.NewIEEE()
-	buf := make([]byte, copyBufSize)
-	var size int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return store.Media{}, false, fmt.Errorf("server: ingest: %w", err)
-		}
-		n, rerr := io.ReadFull(br, buf)
-		if n > 0 {
-			size += int64(n)
-			if size > s.cfg.MaxUploadBytes {
-				return store.Media{}, false, ErrTooLarge
-			}
-			chunk := buf[:n]
-			sum.Write(chunk)
-			crc.Write(chunk)
-			if _, err := bw.Write(chunk); err != nil {
-				return store.Media{}, false, fmt.Errorf("server: ingest: %w", err)
-			}
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
-		}
-		if rerr != nil {
-			return store.Media{}, false, fmt.Errorf("%w: %w", errUploadRead, rerr)
-		}
+	sum, crc, size, err := streamInto(ctx, br, bw, s.cfg.MaxUploadBytes)
+	if err != nil {
+		return store.Media{}, false, err
 	}
 	ref, err := bw.Commit()
 	if err != nil {
@@ -143,7 +126,7 @@ func (s *Server) Ingest(ctx context.Context, owner, albumID, filename string, r 
 	}()
 
 	m := store.Media{
-		ID: store.NewID(), OwnerID: owner, AlbumID: albumID, SHA256: hex.EncodeToString(sum.Sum(nil)), CRC32: crc.Sum32(),
+		ID: store.NewID(), OwnerID: owner, AlbumID: albumID, SHA256: hex.EncodeToString(sum), CRC32: crc,
 		Size: size, ContentType: d.ContentType, Kind: string(d.Kind), Filename: DisplayName(filename, d.Kind),
 	}
 	var encLoc []byte
@@ -160,6 +143,119 @@ func (s *Server) Ingest(ctx context.Context, owner, albumID, filename string, r 
 	kept = true
 	s.kickJobs()
 	return m, false, nil
+}
+
+// streamBuf is one unit of the ingest pipeline: hashed by one goroutine and
+// encrypted by another, then reused.
+type streamBuf struct {
+	data []byte
+	n    int
+	refs atomic.Int32
+}
+
+// streamBufs is how many copy buffers one upload cycles through.
+const streamBufs = 4
+
+// streamInto copies src into bw (the encrypting blob writer) and returns the
+// SHA-256, the CRC-32 (IEEE) and the size of what it copied, refusing more
+// than max bytes with ErrTooLarge. Reading (with the cheap CRC), SHA-256
+// and encryption+write run as a three-stage pipeline over a few 1 MiB
+// buffers, so on two cores SHA-256 no longer sits in series with AES-GCM
+// and the disk; memory stays at streamBufs MiB whatever the file size.
+func streamInto(ctx context.Context, src io.Reader, bw *blob.Writer, max int64) (sum []byte, crc uint32, size int64, err error) {
+	free := make(chan *streamBuf, streamBufs)
+	for range streamBufs {
+		free <- &streamBuf{data: make([]byte, copyBufSize)}
+	}
+	release := func(b *streamBuf) {
+		if b.refs.Add(-1) == 0 {
+			free <- b // never blocks: free holds every buffer
+		}
+	}
+	toHash := make(chan *streamBuf, streamBufs)
+	toWrite := make(chan *streamBuf, streamBufs)
+	h := sha256.New()
+	var writeErr error
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for b := range toHash {
+			h.Write(b.data[:b.n])
+			release(b)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for b := range toWrite {
+			if writeErr == nil {
+				if _, werr := bw.Write(b.data[:b.n]); werr != nil {
+					writeErr = fmt.Errorf("server: ingest: %w", werr)
+					failed.Store(true)
+				}
+			}
+			release(b)
+		}
+	}()
+	c := crc32.NewIEEE()
+	for !failed.Load() {
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("server: ingest: %w", cerr)
+			break
+		}
+		b := <-free
+		n, rerr := fill(src, b.data)
+		if n > 0 {
+			size += int64(n)
+			if size > max {
+				free <- b
+				err = ErrTooLarge
+				break
+			}
+			c.Write(b.data[:n])
+			b.n = n
+			b.refs.Store(2)
+			toHash <- b
+			toWrite <- b
+		} else {
+			free <- b
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			err = fmt.Errorf("%w: %w", errUploadRead, rerr)
+			break
+		}
+	}
+	close(toHash)
+	close(toWrite)
+	wg.Wait()
+	if err == nil {
+		err = writeErr
+	}
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return h.Sum(nil), c.Sum32(), size, nil
+}
+
+// fill reads into p until it is full or src ends. Only a clean io.EOF ends
+// the stream: unlike io.ReadFull it passes io.ErrUnexpectedEOF from src
+// through as an error, which is how a multipart part reports a body cut
+// off before its closing boundary — that must not be stored as a
+// (truncated) photo.
+func fill(src io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := src.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // readStoredMeta reads the committed blob back (decrypting) to finish the
@@ -304,20 +400,24 @@ func (s *Server) handleUpload() handlerFunc {
 			return err
 		}
 		owner, albumID := ownerFrom(r), a.ID
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != "multipart/form-data" {
 			return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send multipart/form-data with parts named file", err)
+		}
+		boundary := params["boundary"]
+		if boundary == "" {
+			return badRequest("malformed multipart body: no boundary", nil)
 		}
 		// Backstop on the whole body; the per-file cap is enforced in Ingest.
 		limit := int64(math.MaxInt64)
 		if s.cfg.MaxUploadBytes < math.MaxInt64/64 {
 			limit = s.cfg.MaxUploadBytes * 64
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		mr, err := r.MultipartReader()
-		if err != nil {
-			return badRequest("malformed multipart body", err)
-		}
+		// What r.MultipartReader does, with a 256 KiB read buffer under the
+		// multipart parser: its own 4 KiB buffer would turn a 1 GiB upload
+		// into 260,000 read syscalls (measured: half the CPU time).
+		body := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, limit), bodyBufSize)
+		mr := multipart.NewReader(body, boundary)
 		items := []mediaView{}
 		for parts := 0; ; parts++ {
 			p, err := mr.NextPart()

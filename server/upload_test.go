@@ -31,7 +31,9 @@ import (
 	"time"
 
 	"github.com/photovault/photovault/store"
+	"github.com/photovault/photovault/store/blob"
 	"github.com/photovault/photovault/store/imaging"
+	"github.com/photovault/photovault/store/keys"
 )
 
 // mtFile is one part of a multipart upload. disposition, when set, replaces
@@ -834,4 +836,139 @@ func (z *mtZeroTail) Read(p []byte) (int, error) {
 	}
 	z.left -= int64(n)
 	return n, nil
+}
+
+// BenchmarkStreamInto measures the ingest pipeline alone (no HTTP):
+// SHA-256 + CRC-32 + AES-GCM + write + Commit (fsync) of 64 MiB.
+func BenchmarkStreamInto(b *testing.B) {
+	dir := b.TempDir()
+	bs, err := blob.New(filepath.Join(dir, "blobs"), filepath.Join(dir, "tmp"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _ := keys.Generate()
+	kek := blob.KEK{ID: blob.KeyID(k), Key: k}
+	src := make([]byte, 64<<20)
+	rand.Read(src)
+	b.SetBytes(int64(len(src)))
+	b.ResetTimer()
+	for range b.N {
+		w, err := bs.Create(kek)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, _, err := streamInto(context.Background(), bytes.NewReader(src), w, math.MaxInt64); err != nil {
+			b.Fatal(err)
+		}
+		ref, err := w.Commit()
+		if err != nil {
+			b.Fatal(err)
+		}
+		bs.Delete(ref.ID)
+	}
+}
+
+func TestUploadTruncatedBodyKeepsNothing(t *testing.T) {
+	e := newTestEnv(t, nil)
+	o := e.createOwner("alice")
+	album := e.mtAlbum(o, "Cut")
+	j := mtJPEG(t, 200, 200, 61, "")
+	body, ct := mtMultipart(t, mtFile{name: "cut.jpg", data: j})
+	// Cut inside the file, before the closing boundary: a dropped
+	// connection must not be stored as a shorter "photo".
+	for _, cut := range []int{len(body) / 2, len(body) - 60} {
+		hdr := o.bearer()
+		hdr["Content-Type"] = ct
+		resp, rb := e.do("POST", "/api/albums/"+album+"/media", body[:cut], hdr)
+		if resp.StatusCode != 400 {
+			t.Fatalf("cut at %d: %d %s", cut, resp.StatusCode, rb)
+		}
+		e.mtNothingKept(nil, 0)
+	}
+}
+
+// mtPaddedJPEG puts pad bytes of APP15 segments between SOI and the rest of
+// a JPEG, so its frame header (SOF) lies beyond the first MiB.
+func mtPaddedJPEG(j []byte, pad int) []byte {
+	out := append([]byte{}, j[:2]...)
+	for pad > 0 {
+		n := min(pad, 65533)
+		seg := []byte{0xFF, 0xEF, 0, 0}
+		binary.BigEndian.PutUint16(seg[2:], uint16(n+2))
+		out = append(out, seg...)
+		out = append(out, make([]byte, n)...)
+		pad -= n
+	}
+	return append(out, j[2:]...)
+}
+
+// mtSetJPEGSize rewrites the dimensions in a JPEG's SOF0 header.
+func mtSetJPEGSize(t *testing.T, j []byte, w, h uint16) []byte {
+	t.Helper()
+	out := append([]byte{}, j...)
+	for i := 2; i+9 < len(out); {
+		if out[i] != 0xFF {
+			t.Fatal("lost marker sync")
+		}
+		marker, l := out[i+1], int(binary.BigEndian.Uint16(out[i+2:]))
+		if marker == 0xC0 {
+			binary.BigEndian.PutUint16(out[i+5:], h)
+			binary.BigEndian.PutUint16(out[i+7:], w)
+			return out
+		}
+		i += 2 + l
+	}
+	t.Fatal("no SOF0")
+	return nil
+}
+
+func TestUploadHeaderBeyondFirstMiB(t *testing.T) {
+	e := newTestEnv(t, nil)
+	o := e.createOwner("alice")
+	album := e.mtAlbum(o, "Late header")
+	j := mtJPEG(t, 120, 80, 71, "")
+	late := mtPaddedJPEG(j, 1200<<10)
+	resp, body := e.mtUpload(o, album, mtFile{name: "late.jpg", data: late})
+	if resp.StatusCode != 201 {
+		t.Fatalf("late header: %d %s", resp.StatusCode, body)
+	}
+	if m := decode[mtItems](t, body).Items[0]; m.Width != 120 || m.Height != 80 || m.Size != int64(len(late)) {
+		t.Fatalf("late header item %+v", m)
+	}
+	// The same with a pixel flood in the late header: refused after the
+	// blob was written, and the blob is removed again.
+	blobs := mtFiles(t, e.cfg.BlobDir())
+	flood := mtPaddedJPEG(mtSetJPEGSize(t, mtJPEG(t, 120, 80, 72, ""), 60000, 60000), 1200<<10)
+	resp, body = e.mtUpload(o, album, mtFile{name: "flood.jpg", data: flood})
+	if resp.StatusCode != 422 || !strings.Contains(string(body), "pixel_flood") {
+		t.Fatalf("late flood: %d %s", resp.StatusCode, body)
+	}
+	e.mtNothingKept(blobs, 1)
+	// In the first MiB the flood is refused before anything is written.
+	resp, _ = e.mtUpload(o, album, mtFile{name: "flood2.jpg", data: mtSetJPEGSize(t, j, 60000, 60000)})
+	if resp.StatusCode != 422 {
+		t.Fatalf("early flood: %d", resp.StatusCode)
+	}
+	e.mtNothingKept(blobs, 1)
+}
+
+func TestUploadVideo(t *testing.T) {
+	e := newTestEnv(t, nil)
+	o := e.createOwner("alice")
+	album := e.mtAlbum(o, "Film")
+	mp4 := []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x08free")
+	mp4 = append(mp4, []byte("\x00\x00\x04\x08mdat")...)
+	mp4 = append(mp4, bytes.Repeat([]byte{0x11, 0x22}, 512)...)
+	resp, body := e.mtUpload(o, album, mtFile{name: "clip.mp4", data: mp4})
+	if resp.StatusCode != 201 {
+		t.Fatalf("video: %d %s", resp.StatusCode, body)
+	}
+	m := decode[mtItems](t, body).Items[0]
+	if m.ContentType != "video/mp4" || m.Width != 0 {
+		t.Fatalf("video item %+v", m)
+	}
+	resp, got := e.mtGet(o, "/api/media/"+m.ID+"/original", map[string]string{"Range": "bytes=0-23"})
+	if resp.StatusCode != 206 || !bytes.Equal(got, mp4[:24]) || resp.Header.Get("Content-Type") != "video/mp4" {
+		t.Fatalf("video range: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 }
