@@ -71,6 +71,7 @@ func newRootCmd(e env) *cobra.Command {
 	root.AddCommand(newAuditCmd(e))
 	root.AddCommand(newKeysCmd(e))
 	root.AddCommand(newImportCmd(e))
+	root.AddCommand(newBackupCmd(e), newRestoreCmd(e))
 	return root
 }
 
