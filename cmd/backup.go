@@ -206,7 +206,7 @@ func runBackup(ctx context.Context, cfg *config.Config, dest string, e env) (err
 	m = &backupManifest{
 		Format: manifestFormat, FormatVersion: manifestVersion, CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Version: ver, Commit: commit, SchemaVersion: have, MasterKeyID: master.ID(),
-		Database: manifestFile{Name: store.FileName, SHA256: dbSum, Size: dbSize},
+		Database:  manifestFile{Name: store.FileName, SHA256: dbSum, Size: dbSize},
 		BlobCount: len(entries), BlobBytes: stats.bytes, Blobs: entries,
 	}
 	if err := commitBackup(dest, nextDB, m); err != nil {
