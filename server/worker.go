@@ -71,7 +71,10 @@ func (s *Server) deriveWorker(ctx context.Context) {
 	t := time.NewTicker(jobPoll)
 	defer t.Stop()
 	for {
-		for ctx.Err() == nil && s.runDeriveJob(ctx) {
+		for ctx.Err() == nil {
+			if !s.runDeriveJob(ctx) {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():
