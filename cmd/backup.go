@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -41,8 +42,10 @@ const (
 
 // backupManifest is DEST/MANIFEST.json.
 type backupManifest struct {
-	Format        string         `json:"format"`
-	FormatVersion int            `json:"format_version"`
+	Format        string `json:"format"`
+	FormatVersion int    `json:"format_version"`
+	// CreatedAt is when the database snapshot was taken: the point in time
+	// the backup restores to.
 	CreatedAt     time.Time      `json:"created_at"`
 	Version       string         `json:"photovault_version"`
 	Commit        string         `json:"photovault_commit"`
@@ -136,7 +139,7 @@ func runBackup(ctx context.Context, cfg *config.Config, dest string, e env) (err
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	switch check, err := st.Setting(ctx, "master_key_check"); {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -165,7 +168,8 @@ func runBackup(ctx context.Context, cfg *config.Config, dest string, e env) (err
 
 	// 1. The snapshot, under a temporary name until the manifest is ready.
 	nextDB := filepath.Join(dest, nextDBName)
-	fmt.Fprintf(e.stderr, "Snapshotting the database into %s\n", dest)
+	_, _ = fmt.Fprintf(e.stderr, "Snapshotting the database into %s\n", dest)
+	snapAt := time.Now().UTC().Truncate(time.Millisecond)
 	if err := st.SnapshotTo(ctx, nextDB); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -180,14 +184,18 @@ func runBackup(ctx context.Context, cfg *config.Config, dest string, e env) (err
 		return fmt.Errorf("backup: %w", err)
 	}
 	blobs, err := snap.Blobs(ctx)
+	snapVersion := 0
 	if err == nil {
-		_, err = snap.SchemaVersion(ctx)
+		snapVersion, err = snap.SchemaVersion(ctx)
 	}
 	if cerr := snap.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
+	}
+	if snapVersion != latest {
+		return fmt.Errorf("backup: the database was migrated to schema version %d while the backup started; run it again with the photovault binary that serves this vault", snapVersion)
 	}
 
 	// 2. The blobs. They are immutable and deleted only after a grace
@@ -204,8 +212,8 @@ func runBackup(ctx context.Context, cfg *config.Config, dest string, e env) (err
 	}
 	ver, commit, _ := buildInfo()
 	m = &backupManifest{
-		Format: manifestFormat, FormatVersion: manifestVersion, CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
-		Version: ver, Commit: commit, SchemaVersion: have, MasterKeyID: master.ID(),
+		Format: manifestFormat, FormatVersion: manifestVersion, CreatedAt: snapAt,
+		Version: ver, Commit: commit, SchemaVersion: snapVersion, MasterKeyID: master.ID(),
 		Database:  manifestFile{Name: store.FileName, SHA256: dbSum, Size: dbSize},
 		BlobCount: len(entries), BlobBytes: stats.bytes, Blobs: entries,
 	}
@@ -215,7 +223,7 @@ func runBackup(ctx context.Context, cfg *config.Config, dest string, e env) (err
 	committed = true
 
 	// 4. Verify what restore will see.
-	fmt.Fprintf(e.stderr, "Verifying %s\n", dest)
+	_, _ = fmt.Fprintf(e.stderr, "Verifying %s\n", dest)
 	res, err := verifyBackup(ctx, dest, master, e.stderr)
 	if err != nil {
 		return fmt.Errorf("backup: %s was written but is NOT usable: %w", dest, err)
@@ -229,20 +237,20 @@ func runBackup(ctx context.Context, cfg *config.Config, dest string, e env) (err
 	}
 
 	out := e.stdout
-	fmt.Fprintf(out, "Backup complete: %s\n", dest)
-	fmt.Fprintf(out, "  database  %s (schema %d, %s)\n", store.FileName, m.SchemaVersion, importSize(m.Database.Size))
-	fmt.Fprintf(out, "  blobs     %d files, %s: %d copied (%s), %d already present", stats.blobs, importSize(stats.bytes),
+	_, _ = fmt.Fprintf(out, "Backup complete: %s\n", dest)
+	_, _ = fmt.Fprintf(out, "  database  %s (schema %d, %s)\n", store.FileName, m.SchemaVersion, importSize(m.Database.Size))
+	_, _ = fmt.Fprintf(out, "  blobs     %d files, %s: %d copied (%s), %d already present", stats.blobs, importSize(stats.bytes),
 		stats.copied, importSize(stats.copiedBytes), stats.present)
 	if stats.pruned > 0 {
-		fmt.Fprintf(out, ", %d no longer in the vault removed", stats.pruned)
+		_, _ = fmt.Fprintf(out, ", %d no longer in the vault removed", stats.pruned)
 	}
-	fmt.Fprintln(out)
+	_, _ = fmt.Fprintln(out)
 	if stats.skippedGone > 0 {
-		fmt.Fprintf(out, "  skipped   %d deleted blobs the collector removed meanwhile (no row uses them)\n", stats.skippedGone)
+		_, _ = fmt.Fprintf(out, "  skipped   %d deleted blobs the collector removed meanwhile (no row uses them)\n", stats.skippedGone)
 	}
-	fmt.Fprintf(out, "  verified  every file's SHA-256; %d originals and %d derivatives decrypted with master key %s\n",
+	_, _ = fmt.Fprintf(out, "  verified  every file's SHA-256; %d originals and %d derivatives decrypted with master key %s\n",
 		res.originals, res.derivatives, master.ID())
-	fmt.Fprintf(out, "  took      %s\n", time.Since(start).Round(time.Millisecond))
+	_, _ = fmt.Fprintf(out, "  took      %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -303,12 +311,12 @@ func warnKeysNotBackedUp(w io.Writer, cfg *config.Config, src keys.Source, maste
 		}
 	}
 	if src == keys.FromDataDir || len(inside) > 0 {
-		fmt.Fprintf(w, "WARNING: the keys in %s (%s) are NOT copied into the backup, on purpose.\n", keyDir, strings.Join(inside, ", "))
-		fmt.Fprintf(w, "WARNING: without the master key (id %s) this backup cannot be restored. Back the keys up\n", master.ID())
-		fmt.Fprintln(w, "WARNING: separately (a password manager, a second offline medium), never next to the backup.")
+		_, _ = fmt.Fprintf(w, "WARNING: the keys in %s (%s) are NOT copied into the backup, on purpose.\n", keyDir, strings.Join(inside, ", "))
+		_, _ = fmt.Fprintf(w, "WARNING: without the master key (id %s) this backup cannot be restored. Back the keys up\n", master.ID())
+		_, _ = fmt.Fprintln(w, "WARNING: separately (a password manager, a second offline medium), never next to the backup.")
 		return
 	}
-	fmt.Fprintf(w, "Note: keys are not part of backups; keep the master key (id %s) and the secret key safe separately.\n", master.ID())
+	_, _ = fmt.Fprintf(w, "Note: keys are not part of backups; keep the master key (id %s) and the secret key safe separately.\n", master.ID())
 }
 
 // copyBackupBlobs copies every blob file the snapshot knows into DEST and
@@ -329,7 +337,7 @@ func copyBackupBlobs(ctx context.Context, cfg *config.Config, dest string, blobs
 	for _, b := range blobs {
 		total += b.Ref.Size
 	}
-	fmt.Fprintf(progress, "Copying %d blobs (about %s) into %s\n", len(blobs), importSize(total), dest)
+	_, _ = fmt.Fprintf(progress, "Copying %d blobs (about %s) into %s\n", len(blobs), importSize(total), dest)
 	prog := newImportProgress(progress, len(blobs), total)
 	stop := prog.run()
 	defer stop()
@@ -431,7 +439,7 @@ func commitBackup(dest, nextDB string, m *backupManifest) error {
 		return fmt.Errorf("backup: manifest: %w", err)
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op once renamed
+	defer func() { _ = os.Remove(tmp) }() // a no-op once renamed
 	_, werr := f.Write(append(data, '\n'))
 	serr := f.Sync()
 	cerr := f.Close()
@@ -465,24 +473,31 @@ func pruneBackup(dest string, m *backupManifest) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		keep[filepath.Join(root, rel)] = true
+		keep[filepath.ToSlash(rel)] = true
 	}
 	removed := 0
 	dirs := newDirSyncer()
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	// Walk and remove through an os.Root: nothing outside DEST's blob
+	// directory can be reached, even through a planted symlink.
+	r, err := os.OpenRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // an empty vault: no blob was ever copied
+	}
+	if err != nil {
+		return 0, fmt.Errorf("backup: prune: %w", err)
+	}
+	defer func() { _ = r.Close() }()
+	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
 			return err
 		}
 		if d.IsDir() || keep[p] {
 			return nil
 		}
-		if err := os.Remove(p); err != nil {
+		if err := r.Remove(p); err != nil {
 			return err
 		}
-		dirs.touched(filepath.Dir(p))
+		dirs.touched(filepath.Join(root, filepath.FromSlash(path.Dir(p))))
 		if blob.ValidID(d.Name()) {
 			removed++
 		}
@@ -601,7 +616,7 @@ func fileSHA256(ctx context.Context, path string) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	h := sha256.New()
 	n, err := io.Copy(h, ctxReader{ctx, f})
 	if err != nil {
@@ -623,7 +638,7 @@ func copyFileDurable(ctx context.Context, src, dst, want string, buf []byte) (st
 	if err != nil {
 		return "", 0, err
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
 	if err != nil {
 		return "", 0, err

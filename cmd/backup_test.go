@@ -584,6 +584,31 @@ func TestBackupKeysInDataDir(t *testing.T) {
 	}
 }
 
+// TestBackupEmptyVault: a vault with an owner and nothing else backs up
+// and verifies.
+func TestBackupEmptyVault(t *testing.T) {
+	dir := t.TempDir()
+	master, _ := keys.Generate()
+	secret, _ := keys.Generate()
+	env := backupEnv(filepath.Join(dir, "data"), master, secret)
+	createOwnerCLI(t, dir, env, "ada")
+	bk := filepath.Join(dir, "bk")
+	for range 2 {
+		if code, out, stderr := runCmd(t, dir, env, "", "backup", bk); code != 0 || !strings.Contains(out, "0 files") {
+			t.Fatalf("backup: %d\n%s\n%s", code, out, stderr)
+		}
+	}
+	target := filepath.Join(dir, "restored")
+	if code, out, stderr := runCmd(t, dir, backupEnv(target, master, secret), "", "restore", bk); code != 0 {
+		t.Fatalf("restore: %d\n%s\n%s", code, out, stderr)
+	}
+	db := openDB(t, target)
+	integrityOK(t, db)
+	if n := queryInt(t, db, `SELECT COUNT(*) FROM users`); n != 1 {
+		t.Fatalf("%d users restored", n)
+	}
+}
+
 // TestBackupRefuses: backups that would be wrong or unsafe fail with exit
 // 1 and a clear message, and never leave a manifest behind.
 func TestBackupRefuses(t *testing.T) {

@@ -83,17 +83,17 @@ func runRestore(ctx context.Context, cfg *config.Config, src string, force, veri
 			return err
 		}
 	}
-	fmt.Fprintf(e.stderr, "Verifying backup %s (made %s by photovault %s)\n", src, m.CreatedAt.Format(time.RFC3339), m.Version)
+	_, _ = fmt.Fprintf(e.stderr, "Verifying backup %s (made %s by photovault %s)\n", src, m.CreatedAt.Format(time.RFC3339), m.Version)
 	res, err := verifyBackup(ctx, src, master, e.stderr)
 	if err != nil {
 		return err
 	}
 	if verifyOnly {
-		fmt.Fprintf(e.stdout, "Backup %s is complete and intact:\n", src)
-		fmt.Fprintf(e.stdout, "  database  schema %d, integrity ok, SHA-256 matches\n", m.SchemaVersion)
-		fmt.Fprintf(e.stdout, "  blobs     %d files, %s, every SHA-256 matches\n", res.blobs, importSize(res.bytes))
-		fmt.Fprintf(e.stdout, "  decrypted %d originals and %d derivatives with master key %s\n", res.originals, res.derivatives, master.ID())
-		fmt.Fprintf(e.stdout, "Nothing was written (--verify-only). Took %s.\n", time.Since(start).Round(time.Millisecond))
+		_, _ = fmt.Fprintf(e.stdout, "Backup %s is complete and intact:\n", src)
+		_, _ = fmt.Fprintf(e.stdout, "  database  schema %d, integrity ok, SHA-256 matches\n", m.SchemaVersion)
+		_, _ = fmt.Fprintf(e.stdout, "  blobs     %d files, %s, every SHA-256 matches\n", res.blobs, importSize(res.bytes))
+		_, _ = fmt.Fprintf(e.stdout, "  decrypted %d originals and %d derivatives with master key %s\n", res.originals, res.derivatives, master.ID())
+		_, _ = fmt.Fprintf(e.stdout, "Nothing was written (--verify-only). Took %s.\n", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
 	if err := checkRestoreTarget(cfg, target, force); err != nil { // again: time has passed
@@ -118,14 +118,14 @@ func runRestore(ctx context.Context, cfg *config.Config, src string, force, veri
 		return fmt.Errorf("restore: %w", err)
 	}
 	out := e.stdout
-	fmt.Fprintf(out, "Restored %s into %s:\n", src, target)
-	fmt.Fprintf(out, "  database  %s from %s (schema %d)\n", store.FileName, m.CreatedAt.Format(time.RFC3339), m.SchemaVersion)
-	fmt.Fprintf(out, "  blobs     %d files, %s (%d copied, %d already there)\n", res.blobs, importSize(res.bytes), copied, res.blobs-copied)
-	fmt.Fprintf(out, "  verified  %d originals and %d derivatives decrypted with master key %s\n", res.originals, res.derivatives, master.ID())
-	fmt.Fprintf(out, "  took      %s\n", time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(out, "Start it with the same master key: photovault serve --data-dir %s\n", target)
+	_, _ = fmt.Fprintf(out, "Restored %s into %s:\n", src, target)
+	_, _ = fmt.Fprintf(out, "  database  %s from %s (schema %d)\n", store.FileName, m.CreatedAt.Format(time.RFC3339), m.SchemaVersion)
+	_, _ = fmt.Fprintf(out, "  blobs     %d files, %s (%d copied, %d already there)\n", res.blobs, importSize(res.bytes), copied, res.blobs-copied)
+	_, _ = fmt.Fprintf(out, "  verified  %d originals and %d derivatives decrypted with master key %s\n", res.originals, res.derivatives, master.ID())
+	_, _ = fmt.Fprintf(out, "  took      %s\n", time.Since(start).Round(time.Millisecond))
+	_, _ = fmt.Fprintf(out, "Start it with the same master key: photovault serve --data-dir %s\n", target)
 	if _, err := os.Stat(filepath.Join(target, "keys", "secret.key")); err != nil && strings.TrimSpace(cfg.SecretKey) == "" {
-		fmt.Fprintln(out, "The secret key is not part of a backup: give serve the old PHOTOVAULT_SECRET_KEY, or owners simply log in again.")
+		_, _ = fmt.Fprintln(out, "The secret key is not part of a backup: give serve the old PHOTOVAULT_SECRET_KEY, or owners simply log in again.")
 	}
 	return nil
 }
@@ -202,7 +202,7 @@ func restoreFiles(ctx context.Context, cfg *config.Config, src string, m *backup
 		return 0, fmt.Errorf("restore: blobs: %w", err)
 	}
 	srcRoot := (&config.Config{DataDir: src}).BlobDir()
-	fmt.Fprintf(progress, "Copying %d blobs (%s) into %s\n", len(m.Blobs), importSize(m.BlobBytes), cfg.DataDir)
+	_, _ = fmt.Fprintf(progress, "Copying %d blobs (%s) into %s\n", len(m.Blobs), importSize(m.BlobBytes), cfg.DataDir)
 	prog := newImportProgress(progress, len(m.Blobs), m.BlobBytes)
 	stop := prog.run()
 	dirs := newDirSyncer()
@@ -245,7 +245,7 @@ func restoreFiles(ctx context.Context, cfg *config.Config, src string, m *backup
 	if _, _, err := copyFileDurable(ctx, filepath.Join(src, store.FileName), tmpDB, m.Database.SHA256, buf); err != nil {
 		return copied, fmt.Errorf("restore: database: %w", err)
 	}
-	defer os.Remove(tmpDB) // a no-op once renamed
+	defer func() { _ = os.Remove(tmpDB) }() // a no-op once renamed
 	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 		if err := os.Remove(dbDst + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return copied, fmt.Errorf("restore: %w", err)
@@ -318,10 +318,10 @@ func (e *verifyError) Error() string {
 	if len(e.problems) == 1 {
 		noun = "problem"
 	}
-	fmt.Fprintf(&b, "%s (%d %s):", e.what, len(e.problems), noun)
+	_, _ = fmt.Fprintf(&b, "%s (%d %s):", e.what, len(e.problems), noun)
 	for i, p := range e.problems {
 		if i == show {
-			fmt.Fprintf(&b, "\n  ... and %d more", len(e.problems)-show)
+			_, _ = fmt.Fprintf(&b, "\n  ... and %d more", len(e.problems)-show)
 			break
 		}
 		b.WriteString("\n  - " + p)
@@ -363,7 +363,7 @@ func verifyBackup(ctx context.Context, dir string, master keys.Key, progress io.
 	if err != nil {
 		return nil, &verifyError{what: what, problems: []string{store.FileName + ": " + err.Error()}}
 	}
-	defer snap.Close()
+	defer func() { _ = snap.Close() }()
 	if err := snap.IntegrityCheck(ctx); err != nil {
 		return nil, &verifyError{what: what, problems: []string{store.FileName + ": " + err.Error()}}
 	}
@@ -439,7 +439,7 @@ func verifyBackup(ctx context.Context, dir string, master keys.Key, progress io.
 		paths[i] = filepath.Join(root, rel)
 	}
 	res := &verifyResult{blobs: len(m.Blobs), bytes: m.BlobBytes}
-	fmt.Fprintf(progress, "Checking the SHA-256 of %d blob files (%s)\n", len(m.Blobs), importSize(m.BlobBytes))
+	_, _ = fmt.Fprintf(progress, "Checking the SHA-256 of %d blob files (%s)\n", len(m.Blobs), importSize(m.BlobBytes))
 	problems = parallelCheck(ctx, len(m.Blobs), m.BlobBytes, progress, func(i int) (int64, string) {
 		b := m.Blobs[i]
 		fi, err := os.Lstat(paths[i])
@@ -483,7 +483,7 @@ func verifyBackup(ctx context.Context, dir string, master keys.Key, progress io.
 			}
 		}
 	}
-	fmt.Fprintf(progress, "Decrypting %d blobs (%s) with master key %s\n", len(m.Blobs), importSize(plain), master.ID())
+	_, _ = fmt.Fprintf(progress, "Decrypting %d blobs (%s) with master key %s\n", len(m.Blobs), importSize(plain), master.ID())
 	problems = parallelCheck(ctx, len(m.Blobs), plain, progress, func(i int) (int64, string) {
 		sb := rows[m.Blobs[i].ID]
 		if bs.Path(sb.Ref.ID) != paths[i] {
@@ -513,7 +513,7 @@ func checkPlaintext(ctx context.Context, bs *blob.Store, kek blob.KEK, sb store.
 	if err != nil {
 		return fmt.Sprintf("blob %s (%s): does not open: %v", id, describeUses(sb.Uses), err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	h := sha256.New()
 	c := crc32.NewIEEE()
 	n, err := io.Copy(io.MultiWriter(h, c), ctxReader{ctx, r})

@@ -123,7 +123,7 @@ func SchemaVersionAt(ctx context.Context, path string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: schema version: %w", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	return schemaVersion(ctx, db)
 }
 
@@ -213,7 +213,7 @@ func (sn *Snapshot) IntegrityCheck(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: %w: %w", ErrIntegrity, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	n := 0
 	var first string
 	for rows.Next() {
@@ -344,7 +344,7 @@ func (sn *Snapshot) Blobs(ctx context.Context) ([]SnapshotBlob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshot derivatives: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var blobID string
 		var crc int64
