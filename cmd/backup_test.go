@@ -542,6 +542,33 @@ func TestBackupKeysInDataDir(t *testing.T) {
 		t.Fatalf("DEST mode %v %v", info.Mode(), err)
 	}
 
+	// Backups replace files by rename and never write one in place, so a
+	// hard-linked copy of DEST (cp -al) is a cheap, stable snapshot.
+	day1 := filepath.Join(dir, "bk-day1")
+	filepath.WalkDir(bk, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(bk, p)
+		if de.IsDir() {
+			return os.MkdirAll(filepath.Join(day1, rel), 0o700)
+		}
+		return os.Link(p, filepath.Join(day1, rel))
+	})
+	importWrite(t, filepath.Join(photos, "IMG_9.jpg"), importJPEG(t, 9))
+	if code, out, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "A", "--owner", "ada"); code != 0 {
+		t.Fatalf("import: %d %s %s", code, out, stderr)
+	}
+	code, out, stderr = runCmd(t, dir, env, "", "backup", bk)
+	if code != 0 || !strings.Contains(out, "1 copied") || !strings.Contains(out, "3 already present") {
+		t.Fatalf("backup after one more import: %d\n%s\n%s", code, out, stderr)
+	}
+	withKey := baseEnv("PHOTOVAULT_ENCRYPTION_KEY=" + key)
+	code, out, stderr = runCmd(t, dir, withKey, "", "restore", day1, "--data-dir", filepath.Join(dir, "unused"), "--verify-only")
+	if code != 0 || !strings.Contains(out, "3 originals") {
+		t.Fatalf("hard-linked snapshot of the first backup: %d\n%s\n%s", code, out, stderr)
+	}
+
 	// Incremental runs repair a damaged copy and drop what the vault no
 	// longer has, along with leftovers of an interrupted run.
 	var someBlob string
@@ -559,7 +586,7 @@ func TestBackupKeysInDataDir(t *testing.T) {
 	leftover := filepath.Join(bk, ".photovault.db.next.snapshot-123.tmp")
 	importWrite(t, leftover, []byte("interrupted"))
 	code, out, stderr = runCmd(t, dir, env, "", "backup", bk)
-	if code != 0 || !strings.Contains(out, "1 copied") || !strings.Contains(out, "2 already present") || !strings.Contains(out, "1 no longer in the vault removed") {
+	if code != 0 || !strings.Contains(out, "1 copied") || !strings.Contains(out, "3 already present") || !strings.Contains(out, "1 no longer in the vault removed") {
 		t.Fatalf("incremental backup: %d\n%s\n%s", code, out, stderr)
 	}
 	for _, p := range []string{stale, leftover} {
@@ -576,10 +603,10 @@ func TestBackupKeysInDataDir(t *testing.T) {
 	}
 	importWrite(t, filepath.Join(target, "keys", "master.key"), keyFile)
 	code, out, stderr = runCmd(t, dir, baseEnv("PHOTOVAULT_DATA_DIR="+target), "", "restore", bk)
-	if code != 0 || !strings.Contains(out, "3 originals") {
+	if code != 0 || !strings.Contains(out, "4 originals") {
 		t.Fatalf("restore with data-dir key: %d\n%s\n%s", code, out, stderr)
 	}
-	if media := importMedia(t, target, "ada", "A"); len(media) != 3 {
+	if media := importMedia(t, target, "ada", "A"); len(media) != 4 {
 		t.Fatalf("%d media restored", len(media))
 	}
 }
