@@ -16,7 +16,7 @@ run: build
 
 ## build: the static binary (CGO_ENABLED=0); the web UI is already built into embed/dist
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -tags nodynamic -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 ## test: everything CI checks — deps, formatting, vet, lint, race tests with coverage, fuzz smoke, static build
 test: deps lint unit fuzz static
@@ -30,11 +30,11 @@ lint:
 	@echo "== go vet"; $(GO) vet ./...
 	@echo "== golangci-lint (staticcheck, gosec, errcheck, ...)"; \
 	  if [ ! -x $(TOOLS)/golangci-lint ]; then GOBIN=$(TOOLS) CGO_ENABLED=0 $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); fi; \
-	  $(TOOLS)/golangci-lint run --timeout 10m ./...
+	  $(TOOLS)/golangci-lint run --build-tags nodynamic --timeout 10m ./...
 
 unit:
 	@echo "== go test -race"
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m -coverpkg=./... -coverprofile=coverage.out ./...
+	CGO_ENABLED=1 $(GO) test -tags nodynamic -race -count=1 -timeout 20m -coverpkg=./... -coverprofile=coverage.out ./...
 	@echo "== coverage"; $(GO) tool cover -func=coverage.out | tail -1
 
 fuzz:

@@ -46,7 +46,7 @@ func (s *syncBuffer) String() string {
 // testEnv is a real server on a real SQLite file, a real badger dir and a
 // real HTTP listener.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	http  *httptest.Server
 	store *store.Store
@@ -61,7 +61,7 @@ type testEnv struct {
 	sleeps  []time.Duration
 }
 
-func newTestEnv(t *testing.T, env map[string]string) *testEnv {
+func newTestEnv(t testing.TB, env map[string]string) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
@@ -80,7 +80,13 @@ func newTestEnv(t *testing.T, env map[string]string) *testEnv {
 		}
 	}
 	clock := storetest.NewClock()
-	st, queries := storetest.NewCounting(t, clock.Now)
+	var st *store.Store
+	var queries *storetest.Counter
+	if _, bench := t.(*testing.B); bench {
+		st, queries = storetest.NewWithClock(t, clock.Now), &storetest.Counter{} // the real driver path
+	} else {
+		st, queries = storetest.NewCounting(t, clock.Now)
+	}
 	logs := &syncBuffer{}
 	log := zerolog.New(logs).With().Timestamp().Logger()
 	kvs, err := kv.Open(filepath.Join(dir, "kv"), log)
@@ -187,7 +193,7 @@ func (e *testEnv) do(method, path string, body any, hdr map[string]string) (*htt
 	return resp, b
 }
 
-func decode[T any](t *testing.T, b []byte) T {
+func decode[T any](t testing.TB, b []byte) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {

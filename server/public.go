@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -229,50 +231,127 @@ func (s *Server) handlePublicContent() handlerFunc {
 			s.record(r, sh.ID, "denied_gone", "")
 			return errGone
 		}
-		items, err := s.store.ShareItems(r.Context(), sh.ID, sh.AlbumID)
-		if err != nil {
-			return err
-		}
 		exp := s.mediaURLExpiry(sh)
-		url := func(mediaID, variant string) *string {
-			u := s.signedMediaURL(sh, mediaID, variant, exp)
-			return &u
+		token := chi.URLParam(r, "token")
+		key := contentKey{version: sh.ContentVersion, exp: exp, pwv: sh.PasswordVersion, download: sh.Download,
+			title: sh.AlbumTitle, studio: sh.Studio, token: token}
+		if sh.ExpiresAt != nil {
+			key.expires = sh.ExpiresAt.UnixMilli()
 		}
-		v := contentView{Title: sh.AlbumTitle, Studio: sh.Studio, Download: sh.Download, ExpiresAt: rfc3339Ptr(sh.ExpiresAt),
-			SelectionLimit: sh.SelectionLimit, Items: make([]itemView, 0, len(items))}
-		if sh.Download != store.DownloadNone {
-			z := "/api/public/shares/" + chi.URLParam(r, "token") + "/zip"
-			v.ZipURL = &z
+		if sh.SelectionLimit != nil {
+			key.selLimit = *sh.SelectionLimit
 		}
-		for _, it := range items {
-			iv := itemView{ID: it.MediaID, Filename: it.Filename, ContentType: it.ContentType, Width: it.Width, Height: it.Height}
-			if it.Preview != nil && it.Preview.Width > 0 {
-				iv.Width, iv.Height = it.Preview.Width, it.Preview.Height // display size, orientation applied
+		body, ok := s.contents.get(sh.ID, key)
+		if !ok {
+			if body, err = s.renderContent(r.Context(), sh, token, exp); err != nil {
+				return err
 			}
-			if it.Thumb != nil {
-				iv.ThumbURL = url(it.MediaID, variantThumb)
-			}
-			if it.Preview != nil {
-				iv.PreviewURL = url(it.MediaID, variantPreview)
-			}
-			switch sh.Download {
-			case store.DownloadOriginal:
-				iv.OriginalURL = url(it.MediaID, variantOriginal)
-				iv.DownloadURL = iv.OriginalURL
-			case store.DownloadPreview:
-				if it.Preview != nil {
-					iv.DownloadURL = url(it.MediaID, variantDownload)
-				}
-			}
-			v.Items = append(v.Items, iv)
+			s.contents.put(sh.ID, key, body)
 		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
 		s.record(r, sh.ID, "view", "")
 		if first && sh.NotifyFirstView {
 			s.notifyFirstView(sh)
 		}
-		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
+}
+
+// renderContent lists the share's items (one query) and encodes the gallery
+// with signed media URLs.
+func (s *Server) renderContent(ctx context.Context, sh store.Share, token string, exp int64) ([]byte, error) {
+	items, err := s.store.ShareItems(ctx, sh.ID, sh.AlbumID)
+	if err != nil {
+		return nil, err
+	}
+	url := func(mediaID, variant string) *string {
+		u := s.signedMediaURL(sh, mediaID, variant, exp)
+		return &u
+	}
+	v := contentView{Title: sh.AlbumTitle, Studio: sh.Studio, Download: sh.Download, ExpiresAt: rfc3339Ptr(sh.ExpiresAt),
+		SelectionLimit: sh.SelectionLimit, Items: make([]itemView, 0, len(items))}
+	if sh.Download != store.DownloadNone {
+		z := "/api/public/shares/" + token + "/zip"
+		v.ZipURL = &z
+	}
+	for _, it := range items {
+		iv := itemView{ID: it.MediaID, Filename: it.Filename, ContentType: it.ContentType, Width: it.Width, Height: it.Height}
+		if it.Preview != nil && it.Preview.Width > 0 {
+			iv.Width, iv.Height = it.Preview.Width, it.Preview.Height // display size, orientation applied
+		}
+		if it.Thumb != nil {
+			iv.ThumbURL = url(it.MediaID, variantThumb)
+		}
+		if it.Preview != nil {
+			iv.PreviewURL = url(it.MediaID, variantPreview)
+		}
+		switch sh.Download {
+		case store.DownloadOriginal:
+			iv.OriginalURL = url(it.MediaID, variantOriginal)
+			iv.DownloadURL = iv.OriginalURL
+		case store.DownloadPreview:
+			if it.Preview != nil {
+				iv.DownloadURL = url(it.MediaID, variantDownload)
+			}
+		}
+		v.Items = append(v.Items, iv)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("server: encode content: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// contentKey is everything a rendered gallery depends on besides the share
+// id. The album's content version is read from the database on every
+// request, together with the share row, so a cached rendering is reused only
+// while nothing it shows has changed (invariant 3 holds: revocation, expiry,
+// limits and passwords are checked before the cache is consulted).
+type contentKey struct {
+	version  int64
+	exp      int64
+	pwv      int
+	download string
+	title    string
+	studio   string
+	expires  int64
+	selLimit int
+	token    string
+}
+
+type contentEntry struct {
+	key  contentKey
+	body []byte
+}
+
+// contentCache holds rendered galleries, bounded by entry count.
+type contentCache struct {
+	mu sync.Mutex
+	m  map[string]contentEntry
+}
+
+const contentCacheMax = 256
+
+func (c *contentCache) get(shareID string, k contentKey) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[shareID]
+	if !ok || e.key != k {
+		return nil, false
+	}
+	return e.body, true
+}
+
+func (c *contentCache) put(shareID string, k contentKey, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= contentCacheMax {
+		c.m = make(map[string]contentEntry, 64)
+	}
+	c.m[shareID] = contentEntry{key: k, body: body}
 }
 
 // handlePublicMedia serves the signed media URLs. Signature and expiry are

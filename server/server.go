@@ -62,13 +62,14 @@ type Server struct {
 	banner   io.Writer // plain first-start banner (stderr); nil in tests
 	sleep    func(context.Context, time.Duration) error
 
-	mailer  mailSender         // nil when SMTP is not configured
-	mailWG  sync.WaitGroup     // notifications in flight
-	subkeys subkeys            // HKDF sub-keys, derived once
-	sigs    sigCache           // signed media URL signatures, per hour bucket
-	access  *accessLog         // buffered share access events
-	flight  singleflight.Group // one watermark render per key at a time
-	jobKick chan struct{}      // wakes the derivative workers after an upload commits
+	mailer   mailSender         // nil when SMTP is not configured
+	mailWG   sync.WaitGroup     // notifications in flight
+	subkeys  subkeys            // HKDF sub-keys, derived once
+	sigs     sigCache           // signed media URL signatures, per hour bucket
+	contents contentCache       // rendered galleries, keyed by content version
+	access   *accessLog         // buffered share access events
+	flight   singleflight.Group // one watermark render per key at a time
+	jobKick  chan struct{}      // wakes the derivative workers after an upload commits
 
 	background []func(context.Context) // started by Start
 	flushers   []func(context.Context) // run by Stop
@@ -96,7 +97,6 @@ func New(d Deps) (*Server, error) {
 	if err := s.initMail(); err != nil {
 		return nil, err
 	}
-	s.initAccessLog()
 	s.handler = s.routes()
 	return s, nil
 }

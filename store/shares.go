@@ -44,6 +44,9 @@ type Share struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	ItemCount       int
+	// ContentVersion changes whenever the album's media or derivatives do
+	// (triggers in 0002_content_version.sql).
+	ContentVersion int64
 }
 
 // Status is "active", "revoked", "expired" or "exhausted" at now.
@@ -85,7 +88,7 @@ type NewShare struct {
 
 const shareColumns = `s.id, s.owner_id, s.album_id, a.title, u.studio, s.label, COALESCE(s.password_hash, ''), s.password_version,
 	s.expires_ms, s.max_views, s.views, s.max_downloads, s.downloads, s.download, s.strip_location, s.watermark,
-	s.selection_limit, s.notify_first_view, s.first_viewed_ms, s.revoked_ms, s.created_ms, s.updated_ms,
+	s.selection_limit, s.notify_first_view, s.first_viewed_ms, s.revoked_ms, s.created_ms, s.updated_ms, a.content_version,
 	(CASE WHEN EXISTS (SELECT 1 FROM share_items i WHERE i.share_id = s.id)
 	      THEN (SELECT COUNT(*) FROM share_items i WHERE i.share_id = s.id)
 	      ELSE (SELECT COUNT(*) FROM media m WHERE m.album_id = s.album_id) END)`
@@ -99,7 +102,7 @@ func scanShare(row interface{ Scan(...any) error }) (Share, error) {
 	var created, updated int64
 	err := row.Scan(&sh.ID, &sh.OwnerID, &sh.AlbumID, &sh.AlbumTitle, &sh.Studio, &sh.Label, &sh.PasswordHash, &sh.PasswordVersion,
 		&exp, &maxV, &sh.Views, &maxD, &sh.Downloads, &sh.Download, &strip, &sh.Watermark,
-		&selLim, &notify, &first, &revoked, &created, &updated, &sh.ItemCount)
+		&selLim, &notify, &first, &revoked, &created, &updated, &sh.ContentVersion, &sh.ItemCount)
 	if err != nil {
 		return Share{}, err
 	}
