@@ -327,11 +327,11 @@ func copyBackupBlobs(ctx context.Context, cfg *config.Config, dest string, blobs
 		return nil, err
 	}
 	defer layout.close()
-	live, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	live, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		return nil, fmt.Errorf("backup: blobs: %w", err)
 	}
-	destRoot := (&config.Config{DataDir: dest}).BlobDir()
+	destRoot := (&config.Config{DataDir: dest}).BlobRoot()
 
 	var total int64
 	for _, b := range blobs {
@@ -466,7 +466,7 @@ func pruneBackup(dest string, m *backupManifest) (int, error) {
 		return 0, err
 	}
 	defer layout.close()
-	root := (&config.Config{DataDir: dest}).BlobDir()
+	root := (&config.Config{DataDir: dest}).BlobRoot()
 	keep := make(map[string]bool, len(m.Blobs))
 	for _, b := range m.Blobs {
 		rel, err := layout.rel(b.ID)

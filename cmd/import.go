@@ -112,7 +112,7 @@ func runImport(ctx context.Context, cfg *config.Config, e env, o importOptions) 
 	if err := os.MkdirAll(cfg.TmpDir(), 0o700); err != nil {
 		return fmt.Errorf("tmp dir: %w", err)
 	}
-	blobs, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	blobs, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		return fmt.Errorf("blobs: %w", err)
 	}

@@ -121,7 +121,7 @@ func rotateMaster(cmd *cobra.Command, cfg *config.Config, newKeyFile string, e e
 		return err
 	}
 	defer st.Close()
-	blobs, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	blobs, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		return fmt.Errorf("blobs: %w", err)
 	}

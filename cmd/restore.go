@@ -197,11 +197,11 @@ func restoreFiles(ctx context.Context, cfg *config.Config, src string, m *backup
 		return 0, err
 	}
 	defer layout.close()
-	dst, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	dst, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		return 0, fmt.Errorf("restore: blobs: %w", err)
 	}
-	srcRoot := (&config.Config{DataDir: src}).BlobDir()
+	srcRoot := (&config.Config{DataDir: src}).BlobRoot()
 	_, _ = fmt.Fprintf(progress, "Copying %d blobs (%s) into %s\n", len(m.Blobs), importSize(m.BlobBytes), cfg.DataDir)
 	prog := newImportProgress(progress, len(m.Blobs), m.BlobBytes)
 	stop := prog.run()
@@ -429,7 +429,7 @@ func verifyBackup(ctx context.Context, dir string, master keys.Key, progress io.
 		return nil, err
 	}
 	defer layout.close()
-	root := (&config.Config{DataDir: dir}).BlobDir()
+	root := (&config.Config{DataDir: dir}).BlobRoot()
 	paths := make([]string, len(m.Blobs))
 	for i, b := range m.Blobs {
 		rel, err := layout.rel(b.ID)

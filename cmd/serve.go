@@ -55,7 +55,7 @@ func serve(ctx context.Context, cfg *config.Config, e env) error {
 	if err := os.MkdirAll(cfg.TmpDir(), 0o700); err != nil {
 		return fmt.Errorf("tmp dir: %w", err)
 	}
-	blobs, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	blobs, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		return fmt.Errorf("blobs: %w", err)
 	}

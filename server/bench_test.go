@@ -155,7 +155,7 @@ func benchServer(b *testing.B) *Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	blobs, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	blobs, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		b.Fatal(err)
 	}

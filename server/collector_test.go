@@ -179,7 +179,7 @@ func TestCollectorRefusesMassOrphans(t *testing.T) {
 		t.Fatalf("refusal not logged:\n%s", w.logs)
 	}
 	// Files that are not blobs are never touched by the reconciler.
-	junk := filepath.Join(w.cfg.BlobDir(), "README")
+	junk := filepath.Join(w.cfg.BlobRoot(), "README")
 	if err := os.WriteFile(junk, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func newTestEnv(t testing.TB, env map[string]string) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{cfg.TmpDir(), cfg.BlobDir()} {
+	for _, d := range []string{cfg.TmpDir(), cfg.BlobRoot()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func newTestEnv(t testing.TB, env map[string]string) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kvs.Close() })
-	blobs, err := blob.New(cfg.BlobDir(), cfg.TmpDir())
+	blobs, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		t.Fatal(err)
 	}

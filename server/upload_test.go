@@ -193,7 +193,7 @@ func mtFiles(t testing.TB, dir string) []string {
 // exists beyond what was there before (blobsBefore).
 func (e *testEnv) mtNothingKept(blobsBefore []string, mediaBefore int) {
 	e.t.Helper()
-	if got := mtFiles(e.t, e.cfg.BlobDir()); len(got) != len(blobsBefore) {
+	if got := mtFiles(e.t, e.cfg.BlobRoot()); len(got) != len(blobsBefore) {
 		e.t.Fatalf("blob files: before %v, after %v", blobsBefore, got)
 	}
 	if got := mtFiles(e.t, e.cfg.TmpDir()); len(got) != 0 {
@@ -277,7 +277,7 @@ func TestUploadDuplicate(t *testing.T) {
 	j := mtJPEG(t, 64, 64, 2, "")
 	_, body := e.mtUpload(o, album, mtFile{name: "first.jpg", data: j})
 	first := decode[mtItems](t, body).Items[0]
-	blobs := mtFiles(t, e.cfg.BlobDir())
+	blobs := mtFiles(t, e.cfg.BlobRoot())
 	resp, body := e.mtUpload(o, album, mtFile{name: "second.jpg", data: j})
 	if resp.StatusCode != 201 {
 		t.Fatalf("dup upload: %d %s", resp.StatusCode, body)
@@ -308,7 +308,7 @@ func TestUploadTooLargeKeepsNothing(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("at the limit: %d %s", resp.StatusCode, body)
 	}
-	blobs := mtFiles(t, e.cfg.BlobDir())
+	blobs := mtFiles(t, e.cfg.BlobRoot())
 	for _, size := range []int{limit + 1, 3 * limit, 2 << 20} {
 		big := append(append([]byte{}, j...), make([]byte, size-len(j))...)
 		resp, body = e.mtUpload(o, album, mtFile{name: "big.jpg", data: big})
@@ -350,7 +350,7 @@ func TestUploadRejectsNonMedia(t *testing.T) {
 		"pdf":           []byte("%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"),
 		"jpeg then svg": append([]byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0}, []byte("<svg onload=alert(1)>")...),
 	}
-	blobs := mtFiles(t, e.cfg.BlobDir())
+	blobs := mtFiles(t, e.cfg.BlobRoot())
 	for name, data := range cases {
 		resp, body := e.mtUpload(o, album, mtFile{name: "photo.jpg", data: data})
 		if resp.StatusCode != 415 || !strings.Contains(string(body), "unsupported_media_type") {
@@ -937,7 +937,7 @@ func TestUploadHeaderBeyondFirstMiB(t *testing.T) {
 	}
 	// The same with a pixel flood in the late header: refused after the
 	// blob was written, and the blob is removed again.
-	blobs := mtFiles(t, e.cfg.BlobDir())
+	blobs := mtFiles(t, e.cfg.BlobRoot())
 	flood := mtPaddedJPEG(mtSetJPEGSize(t, mtJPEG(t, 120, 80, 72, ""), 60000, 60000), 1200<<10)
 	resp, body = e.mtUpload(o, album, mtFile{name: "flood.jpg", data: flood})
 	if resp.StatusCode != 422 || !strings.Contains(string(body), "pixel_flood") {

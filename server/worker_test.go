@@ -134,7 +134,7 @@ func (w *workerEnv) derivative(mediaID, variant string) (store.Derivative, []byt
 func (w *workerEnv) blobFiles() map[string][]byte {
 	w.t.Helper()
 	out := map[string][]byte{}
-	err := filepath.WalkDir(w.cfg.BlobDir(), func(p string, de os.DirEntry, err error) error {
+	err := filepath.WalkDir(w.cfg.BlobRoot(), func(p string, de os.DirEntry, err error) error {
 		if err != nil || de.IsDir() {
 			return err
 		}

@@ -392,8 +392,8 @@ func (c *Config) BaseURL() string {
 }
 
 // DBPath, BlobDir, TmpDir, KVDir and CertDir are the fixed places inside the data dir.
-func (c *Config) DBPath() string  { return filepath.Join(c.DataDir, "photovault.db") }
-func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }
-func (c *Config) TmpDir() string  { return filepath.Join(c.DataDir, "tmp") }
-func (c *Config) KVDir() string   { return filepath.Join(c.DataDir, "kv") }
-func (c *Config) CertDir() string { return filepath.Join(c.DataDir, "certs") }
+func (c *Config) DBPath() string   { return filepath.Join(c.DataDir, "photovault.db") }
+func (c *Config) BlobRoot() string { return filepath.Join(c.DataDir, "blobs") }
+func (c *Config) TmpDir() string   { return filepath.Join(c.DataDir, "tmp") }
+func (c *Config) KVDir() string    { return filepath.Join(c.DataDir, "kv") }
+func (c *Config) CertDir() string  { return filepath.Join(c.DataDir, "certs") }

@@ -9,8 +9,8 @@ package keys
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
