@@ -132,6 +132,16 @@ func rotateMaster(cmd *cobra.Command, cfg *config.Config, newKeyFile string, e e
 		OldCheck: cur.CheckValue(),
 		NewCheck: next.CheckValue(),
 		Blob:     func(ref blob.Ref) (blob.Ref, error) { return blobs.Rewrap(ref, oldKEK, newKEK) },
+		Text: func(mediaID, field, stored string) (string, error) {
+			if server.TextKeyID(stored) == next.ID() {
+				return stored, nil
+			}
+			v, err := server.OpenText(cur, mediaID, field, stored)
+			if err != nil {
+				return "", err
+			}
+			return server.SealText(next, mediaID, field, v)
+		},
 		Location: func(mediaID string, rec []byte) ([]byte, error) {
 			if server.LocationKeyID(rec) == next.ID() {
 				return rec, nil // re-run: already under the new key

@@ -148,7 +148,7 @@ func (s *Server) handleAlbumGet() handlerFunc {
 		}
 		v := albumDetailView{albumView: newAlbumView(a), Media: make([]mediaView, 0, len(media))}
 		for _, m := range media {
-			v.Media = append(v.Media, newMediaView(m))
+			v.Media = append(v.Media, newMediaView(s.openMeta(m)))
 		}
 		writeJSON(w, http.StatusOK, v)
 		return nil

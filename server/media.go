@@ -99,7 +99,7 @@ func (s *Server) handleMediaGet() handlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, newMediaView(m))
+		writeJSON(w, http.StatusOK, newMediaView(s.openMeta(m)))
 		return nil
 	}
 }

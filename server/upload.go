@@ -292,7 +292,12 @@ func (s *Server) readStoredMeta(ref blob.Ref, d imaging.Detected, probe bool, w,
 		t := meta.TakenAt.UTC()
 		m.TakenAt = &t
 	}
-	m.Camera, m.Lens = meta.Camera, meta.Lens
+	if m.Camera, err = SealText(s.master, m.ID, "camera", meta.Camera); err != nil {
+		return err
+	}
+	if m.Lens, err = SealText(s.master, m.ID, "lens", meta.Lens); err != nil {
+		return err
+	}
 	if meta.HasGPS && validCoordinate(meta.Lat, meta.Lon) {
 		rec, err := SealLocation(s.master, m.ID, meta.Lat, meta.Lon)
 		if err != nil {
@@ -440,7 +445,7 @@ func (s *Server) handleUpload() handlerFunc {
 			if err != nil {
 				return ingestError(err)
 			}
-			v := newMediaView(m)
+			v := newMediaView(s.openMeta(m))
 			v.Duplicate = dup
 			items = append(items, v)
 		}

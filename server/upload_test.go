@@ -542,9 +542,8 @@ func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 // TestNoPlaintextOnDisk reads every file under the data directory after
 // uploads and looks for what a thief would: JPEG/PNG magic at a file start,
 // a unique marker from a photo's comment segment, and the EXIF camera
-// model. The camera model is kept as display metadata in the media table
-// (DESIGN.md: media.camera), so for it the database files are exempt and
-// checked separately to hold it only in that column.
+// model. Camera and lens are sealed in the media table (metaseal.go), so
+// the database files must not hold them either.
 func TestNoPlaintextOnDisk(t *testing.T) {
 	e := newTestEnv(t, nil)
 	o := e.createOwner("alice")
@@ -572,7 +571,6 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no files")
 	}
-	db := filepath.Base(e.store.Path())
 	scanned := 0
 	for _, dir := range []string{e.cfg.DataDir, filepath.Dir(e.store.Path())} {
 		for _, rel := range mtFiles(t, dir) {
@@ -587,10 +585,10 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 			if bytes.Contains(b, []byte(marker)) {
 				t.Errorf("%s holds the comment marker in plaintext", rel)
 			}
-			if bytes.Contains(b, []byte("CanaryMaker")) && !strings.HasPrefix(filepath.Base(rel), db) {
+			if bytes.Contains(b, []byte("CanaryMaker")) {
 				t.Errorf("%s holds the EXIF camera make in plaintext", rel)
 			}
-			if bytes.Contains(b, []byte(camera)) && !strings.HasPrefix(filepath.Base(rel), db) {
+			if bytes.Contains(b, []byte(camera)) {
 				t.Errorf("%s holds the EXIF camera model in plaintext", rel)
 			}
 		}
@@ -598,8 +596,8 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	if scanned < 3 {
 		t.Fatalf("scanned only %d files", scanned)
 	}
-	if n := e.mtCount(`SELECT count(*) FROM media WHERE camera LIKE ?`, "%"+camera+"%"); n != 1 {
-		t.Fatalf("camera column rows: %d", n)
+	if n := e.mtCount(`SELECT count(*) FROM media WHERE camera LIKE 'pv1:%'`); n != 1 {
+		t.Fatalf("sealed camera rows: %d", n)
 	}
 }
 

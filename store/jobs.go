@@ -306,6 +306,10 @@ type Rotation struct {
 	// accept a value already under the new key and return it unchanged, for
 	// re-runs. Nil when no row has a location.
 	Location func(mediaID string, enc []byte) ([]byte, error)
+	// Text re-seals one sealed metadata field (camera, lens) of a media row;
+	// like Location it must pass values already under the new key through.
+	// Nil when no row has sealed text.
+	Text func(mediaID, field, stored string) (string, error)
 	// Audit is recorded in the same transaction (type, actor, detail).
 	Audit AuditEvent
 }
@@ -315,6 +319,7 @@ type RotationStats struct {
 	Blobs     int // wrapped keys re-wrapped
 	Skipped   int // already under the new key
 	Locations int // encrypted locations re-encrypted
+	Texts     int // sealed metadata fields re-sealed
 }
 
 // rewrapBatch bounds the rows held in memory at once during a rotation.
@@ -348,6 +353,9 @@ func (s *Store) RewrapAll(ctx context.Context, r Rotation) (RotationStats, error
 			return err
 		}
 		if err := reencryptLocations(ctx, tx, r, &st); err != nil {
+			return err
+		}
+		if err := resealTexts(ctx, tx, r, &st); err != nil {
 			return err
 		}
 		const setq = `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
@@ -498,4 +506,49 @@ func (s *Store) RotateSigning(ctx context.Context, genKey, prevUntilKey string, 
 		return 0, err
 	}
 	return gen, nil
+}
+
+// resealTexts re-seals the sealed camera and lens fields of every media row.
+func resealTexts(ctx context.Context, tx *sql.Tx, r Rotation, st *RotationStats) error {
+	for _, field := range []string{"camera", "lens"} {
+		after := ""
+		for {
+			q := `SELECT id, ` + field + ` FROM media WHERE ` + field + ` LIKE 'pv1:%' AND id > ? ORDER BY id LIMIT ?` // #nosec G202 -- field is one of two constants
+			rows, err := tx.QueryContext(ctx, q, after, rewrapBatch)
+			if err != nil {
+				return fmt.Errorf("store: reseal %s: %w", field, err)
+			}
+			type row struct{ id, v string }
+			var batch []row
+			for rows.Next() {
+				var x row
+				if err := rows.Scan(&x.id, &x.v); err != nil {
+					_ = rows.Close()
+					return fmt.Errorf("store: reseal %s: %w", field, err)
+				}
+				batch = append(batch, x)
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("store: reseal %s: %w", field, err)
+			}
+			if len(batch) > 0 && r.Text == nil {
+				return errors.New("store: reseal: media rows carry sealed metadata but no re-sealing was given")
+			}
+			for _, x := range batch {
+				v, err := r.Text(x.id, field, x.v)
+				if err != nil {
+					return fmt.Errorf("store: reseal %s of media %s: %w", field, x.id, err)
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE media SET `+field+` = ? WHERE id = ?`, v, x.id); err != nil { // #nosec G202 -- constant field
+					return fmt.Errorf("store: reseal %s of media %s: %w", field, x.id, err)
+				}
+				st.Texts++
+			}
+			if len(batch) < rewrapBatch {
+				break
+			}
+			after = batch[len(batch)-1].id
+		}
+	}
+	return nil
 }

@@ -33,6 +33,7 @@ type Key [Size]byte
 const (
 	LabelKeyCheck     = "photovault/master/key-check/v1"
 	LabelLocation     = "photovault/master/location/v1"
+	LabelMetadata     = "photovault/master/metadata/v1"
 	LabelJWT          = "photovault/secret/jwt/v1"
 	LabelMediaURL     = "photovault/secret/media-url/v1"
 	LabelShareSession = "photovault/secret/share-session/v1"
