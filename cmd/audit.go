@@ -25,7 +25,7 @@ func newAuditCmd(e env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		defer vault.Close()
+		defer closeLogged(e.stderr, "vault", vault)
 		n, brk, err := vault.store.VerifyAudit(cmd.Context())
 		if err != nil {
 			return err

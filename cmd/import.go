@@ -108,7 +108,7 @@ func runImport(ctx context.Context, cfg *config.Config, e env, o importOptions) 
 	if err != nil {
 		return err
 	}
-	defer v.Close()
+	defer closeLogged(e.stderr, "vault", v)
 	if err := os.MkdirAll(cfg.TmpDir(), 0o700); err != nil {
 		return fmt.Errorf("tmp dir: %w", err)
 	}
@@ -120,12 +120,12 @@ func runImport(ctx context.Context, cfg *config.Config, e env, o importOptions) 
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	defer os.RemoveAll(kvDir)
+	defer func() { _ = os.RemoveAll(kvDir) }()
 	kvs, err := kv.Open(kvDir, log)
 	if err != nil {
 		return fmt.Errorf("kv: %w", err)
 	}
-	defer kvs.Close()
+	defer closeLogged(e.stderr, "kv", kvs)
 	ver, _, _ := buildInfo()
 	srv, err := server.New(server.Deps{Config: cfg, Log: log, Store: v.store, Blobs: blobs, KV: kvs,
 		Master: v.master, Secret: v.secret, Version: ver})
@@ -274,7 +274,7 @@ func importOne(ctx context.Context, srv *server.Server, owner, albumID string, f
 		res.status, res.reason = "rejected", err.Error()
 		return res
 	}
-	defer fh.Close()
+	defer func() { _ = fh.Close() }() // read-only
 	if len(known) > 0 {
 		h := sha256.New()
 		if _, err := io.Copy(h, fh); err != nil {

@@ -72,7 +72,7 @@ func rotateSigning(cmd *cobra.Command, cfg *config.Config, out io.Writer) error 
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeLogged(out, "database", st)
 	until := time.Now().Add(signingOverlap)
 	gen, err := st.RotateSigning(cmd.Context(), server.SettingJWTGeneration, server.SettingJWTPrevUntil, until,
 		store.AuditEvent{Type: "key_rotated", Actor: "cli", Target: "signing"})
@@ -120,7 +120,7 @@ func rotateMaster(cmd *cobra.Command, cfg *config.Config, newKeyFile string, e e
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeLogged(e.stderr, "database", st)
 	blobs, err := blob.New(cfg.BlobRoot(), cfg.TmpDir())
 	if err != nil {
 		return fmt.Errorf("blobs: %w", err)

@@ -91,3 +91,12 @@ func newLogger(w io.Writer, level string) zerolog.Logger {
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
+
+// closeLogged closes c when a command ends and reports a failure on w: a
+// store that cannot close cleanly is worth knowing about, but must not mask
+// the command's own result.
+func closeLogged(w io.Writer, what string, c io.Closer) {
+	if err := c.Close(); err != nil {
+		fmt.Fprintf(w, "photovault: closing %s: %v\n", what, err)
+	}
+}

@@ -46,7 +46,7 @@ func serve(ctx context.Context, cfg *config.Config, e env) error {
 	if err != nil {
 		return err
 	}
-	defer v.Close()
+	defer closeLogged(e.stderr, "vault", v)
 
 	// tmp/ holds only in-flight uploads: anything there now is a crash orphan.
 	if err := os.RemoveAll(cfg.TmpDir()); err != nil {
@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg *config.Config, e env) error {
 	if err != nil {
 		return fmt.Errorf("kv: %w", err)
 	}
-	defer kvs.Close()
+	defer closeLogged(e.stderr, "kv", kvs)
 
 	ver, _, _ := buildInfo()
 	srv, err := server.New(server.Deps{

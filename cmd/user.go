@@ -67,7 +67,7 @@ func newUserCreateCmd(e env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		defer v.Close()
+		defer closeLogged(e.stderr, "vault", v)
 		hash, err := auth.HashPassword(pw)
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func newUserListCmd(e env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		defer v.Close()
+		defer closeLogged(e.stderr, "vault", v)
 		users, err := v.store.ListUsers(cmd.Context())
 		if err != nil {
 			return err
@@ -137,7 +137,7 @@ func newUserPasswdCmd(e env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		defer v.Close()
+		defer closeLogged(e.stderr, "vault", v)
 		u, err := v.store.UserByUsername(cmd.Context(), username)
 		if err != nil {
 			return fmt.Errorf("user %q: %w", username, err)
@@ -173,7 +173,7 @@ func newUserDisableCmd(e env, disable bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		defer v.Close()
+		defer closeLogged(e.stderr, "vault", v)
 		u, err := v.store.UserByUsername(cmd.Context(), username)
 		if err != nil {
 			return fmt.Errorf("user %q: %w", username, err)

@@ -69,6 +69,9 @@ func TestAlbumCRUDOverHTTP(t *testing.T) {
 	}
 	e.clock.Advance(time.Minute)
 	resp, body = e.do("POST", "/api/albums", map[string]string{"title": "Second"}, o.bearer())
+	if resp.StatusCode != 201 {
+		t.Fatalf("second album: %d", resp.StatusCode)
+	}
 	second := decode[albumView](t, body)
 
 	resp, body = e.do("GET", "/api/albums", nil, o.bearer())

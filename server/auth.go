@@ -178,6 +178,8 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, userID, sessionID
 
 func (s *Server) setAuthCookies(w http.ResponseWriter, access, refresh, csrf string) {
 	mk := func(name, val string, httpOnly bool, maxAge int) *http.Cookie {
+		// #nosec G124 -- Secure is set whenever TLS is on; over plain HTTP (local use) a Secure cookie would never
+		// come back. pv_csrf is deliberately readable by the page's script (double-submit CSRF token).
 		return &http.Cookie{Name: s.cookieName(name), Value: val, Path: "/", HttpOnly: httpOnly, Secure: s.tls,
 			SameSite: http.SameSiteStrictMode, MaxAge: maxAge}
 	}

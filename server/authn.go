@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -194,5 +193,3 @@ func (s *Server) auditReq(r *http.Request, typ, ownerID, target, detail string) 
 		s.log.Error().Err(err).Str("event", typ).Msg("audit write failed")
 	}
 }
-
-var errThrottled = errors.New("server: throttled")

@@ -173,7 +173,7 @@ func TestDerivatives(t *testing.T) {
 		t.Fatalf("failed media preview: %d %s", resp.StatusCode, body)
 	}
 	resp, body = e.mtGet(o, "/api/media/"+m.ID, nil)
-	if decode[mediaView](t, body).Status != "failed" {
+	if resp.StatusCode != 200 || decode[mediaView](t, body).Status != "failed" {
 		t.Fatalf("status %s", body)
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -41,12 +40,9 @@ func (s *Server) TLSServers(ctx context.Context) (*http.Server, *http.Server, er
 }
 
 func (s *Server) redirectToHTTPS(w http.ResponseWriter, r *http.Request) {
-	host := s.cfg.Domain
-	if h, _, err := net.SplitHostPort(r.Host); err == nil && h == s.cfg.Domain {
-		host = h
-	}
 	w.Header().Set("Connection", "close")
-	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusMovedPermanently)
+	// #nosec G710 -- the host is always the configured domain (never the request's Host), so the redirect cannot leave it.
+	http.Redirect(w, r, "https://"+s.cfg.Domain+r.URL.RequestURI(), http.StatusMovedPermanently)
 }
 
 func orDefault(v, def string) string {

@@ -315,7 +315,7 @@ func validCoordinate(lat, lon float64) bool {
 // DisplayName turns a client-supplied file name into display text: path
 // components (either slash) are dropped, invalid UTF-8 is replaced,
 // control characters (NUL, CR, LF…) and bidirectional overrides (which can
-// make "photo‮gpj.exe" read as "photoexe.jpg") are removed, and the result
+// make "photo<U+202E>gpj.exe" read as "photoexe.jpg") are removed, and the result
 // is capped at 255 bytes on a character boundary. Other Unicode is kept. An
 // empty result becomes "untitled" with an extension for the detected kind.
 // The name is never used as a path (SECURITY.md #14).

@@ -406,7 +406,7 @@ func (s *Server) videoPoster(ctx context.Context, r *blob.Reader) (preview, thum
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
+	defer func() { _ = hs.Close() }() // loopback poster listener; nothing to report on close
 
 	ctx, cancel := context.WithTimeout(ctx, posterTimeout)
 	defer cancel()

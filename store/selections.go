@@ -22,7 +22,7 @@ type Selection struct {
 	SubmittedAt time.Time
 }
 
-// ErrSelectionMedia: a selected media id is not part of the share.
+// ErrSelectionMedia reports that a selected media id is not part of the share.
 var ErrSelectionMedia = errors.New("store: selection holds media outside the share")
 
 // CreateSelection stores a selection after checking every media id belongs

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// ErrRefreshReused: a spent refresh token was presented again. Its whole
+// ErrRefreshReused reports that a spent refresh token was presented again. Its whole
 // family (session) has been revoked by the time this is returned.
 var ErrRefreshReused = errors.New("store: refresh token reused")
 
@@ -141,7 +141,7 @@ func (s *Store) ReplaceSetupToken(ctx context.Context, hash []byte) error {
 	})
 }
 
-// ErrSetupDone: an owner already exists, so setup is closed.
+// ErrSetupDone reports that an owner already exists, so setup is closed.
 var ErrSetupDone = errors.New("store: setup already done")
 
 // CompleteSetup creates the first owner if the setup token matches and no

@@ -135,7 +135,7 @@ func b2i(b bool) int {
 	return 0
 }
 
-// ErrInvalidMedia: a media id given for a share is not in the owner's album.
+// ErrInvalidMedia reports that a media id given for a share is not in the owner's album.
 var ErrInvalidMedia = errors.New("store: media not in album")
 
 // CreateShare creates a share of the owner's album (or of a subset of its

@@ -208,7 +208,7 @@ func ReadEnvFile(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: env file: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	m := map[string]string{}
 	sc := bufio.NewScanner(f)
 	line := 0
@@ -391,7 +391,8 @@ func (c *Config) BaseURL() string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// DBPath, BlobDir, TmpDir, KVDir and CertDir are the fixed places inside the data dir.
+// DBPath is the metadata database; it and BlobRoot, TmpDir, KVDir and CertDir
+// are the fixed places inside the data dir.
 func (c *Config) DBPath() string   { return filepath.Join(c.DataDir, "photovault.db") }
 func (c *Config) BlobRoot() string { return filepath.Join(c.DataDir, "blobs") }
 func (c *Config) TmpDir() string   { return filepath.Join(c.DataDir, "tmp") }

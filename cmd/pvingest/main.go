@@ -65,7 +65,7 @@ func run(bin, parent string, size int64, derive int, workers string, runs int) e
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	fmt.Printf("machine: %s, %d CPUs, %s; data dir %s (%s)\n", cpuModel(), runtime.NumCPU(), kernel(), dir, fsType(dir))
 
 	data := filepath.Join(dir, "data")

@@ -115,7 +115,7 @@ func photo(i int) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 1200, 800))
 	for y := 0; y < 800; y += 2 {
 		for x := 0; x < 1200; x += 2 {
-			c := color.RGBA{uint8(x + i), uint8(y * 3), uint8(i * 7), 255}
+			c := color.RGBA{uint8(x + i), uint8(y*3 + (i/256)*40), uint8(i * 7), 255} // distinct for every i
 			img.Set(x, y, c)
 			img.Set(x+1, y, c)
 		}
@@ -148,7 +148,7 @@ func run(bin string, nPhotos, conns int, dur time.Duration, only string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	create := exec.Command(bin, "user", "create", "--username", "loadtest", "--password-stdin") // #nosec G204
 	create.Env = []string{"PATH=" + os.Getenv("PATH"), "PHOTOVAULT_DATA_DIR=" + filepath.Join(dir, "data")}
 	create.Stdin = strings.NewReader("load harness passphrase 2026\n")
@@ -211,7 +211,7 @@ func run(bin string, nPhotos, conns int, dur time.Duration, only string) error {
 				ready++
 			}
 		}
-		if ready == nPhotos {
+		if ready == len(a.Media) && len(a.Media) > 0 {
 			break
 		}
 		if time.Since(t0) > 10*time.Minute {

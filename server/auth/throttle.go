@@ -42,7 +42,7 @@ type Policy struct {
 	KnownIPFor time.Duration
 }
 
-// DefaultPolicy: 15-minute window; 10 failures per IP, then 429 until the
+// DefaultPolicy is a 15-minute window; 10 failures per IP, then 429 until the
 // window rolls; 50 failures per target from all IPs, then a lock of at most
 // 60 s; delay hints from 200 ms doubling to 5 s; IPs that succeeded for a
 // target are exempt from its lock for 30 days.
