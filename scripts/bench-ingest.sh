@@ -22,6 +22,6 @@ dd if=/dev/zero of="${TMPDIR:-/tmp}/pv-dd-test" bs=1M count=1024 conv=fsync 2>&1
 rm -f "${TMPDIR:-/tmp}/pv-dd-test"
 if [ "${GOBENCH:-1}" = 1 ]; then
   echo "== go test -bench (derive vs vipsthumbnail, ingest/download in process)"
-  go test -run '^$' -bench 'Derive24MP|Vipsthumbnail24MP|DeriveJob24MP|Ingest256MiB|UploadHTTP256MiB|DownloadHTTP256MiB' -benchtime=3x ./server/
+  go test -run '^$' -bench 'Derive24MP|Vipsthumbnail24MP|DeriveJob24MP|Ingest256MiB|UploadHTTP256MiB|DownloadHTTP256MiB|ServeOriginal256MiB' -benchtime=3x ./server/
 fi
 rm -rf "$(dirname "$bin")"

@@ -388,3 +388,179 @@ func BenchmarkDownloadHTTP256MiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServeOriginal256MiB compares ways of sending one 256 MiB
+// original over loopback HTTP: the plaintext file through http.ServeFile
+// (sendfile: what a plaintext server such as filebrowser does), the
+// decrypting blob reader through http.ServeContent (what GET .../original
+// does), and the same behind benchReadAhead, a reader that decrypts the
+// next MiBs on another goroutine while the current one is being sent.
+func BenchmarkServeOriginal256MiB(b *testing.B) {
+	const size = 256 << 20
+	dir := b.TempDir()
+	bs, err := blob.New(dir, filepath.Join(dir, "tmp"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _ := keys.Generate()
+	kek := blob.KEK{ID: blob.KeyID(k), Key: k}
+	w, err := bs.Create(kek)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(w, newBenchBody(b, size)); err != nil {
+		b.Fatal(err)
+	}
+	ref, err := w.Commit()
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := filepath.Join(dir, "plain")
+	f, err := os.Create(plain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(f, newBenchBody(b, size)); err != nil {
+		b.Fatal(err)
+	}
+	_ = f.Close()
+	for _, mode := range []string{"plaintext-sendfile", "decrypt-servecontent", "decrypt-readahead"} {
+		b.Run(mode, func(b *testing.B) {
+			hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if mode == "plaintext-sendfile" {
+					http.ServeFile(rw, r, plain)
+					return
+				}
+				rd, err := bs.Open(ref, kek)
+				if err != nil {
+					http.Error(rw, err.Error(), 500)
+					return
+				}
+				defer rd.Close()
+				if mode == "decrypt-readahead" {
+					ra := &benchReadAhead{r: rd, size: rd.Size()}
+					defer ra.Close()
+					http.ServeContent(rw, r, "", time.Time{}, ra)
+					return
+				}
+				http.ServeContent(rw, r, "", time.Time{}, rd)
+			}))
+			defer hs.Close()
+			buf := make([]byte, 1<<20)
+			b.SetBytes(size)
+			for b.Loop() {
+				resp, err := http.Get(hs.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err := io.CopyBuffer(io.Discard, resp.Body, buf)
+				resp.Body.Close()
+				if err != nil || n != size {
+					b.Fatalf("%d bytes, %v", n, err)
+				}
+			}
+		})
+	}
+}
+
+// benchReadAhead is an io.ReadSeeker over an io.ReaderAt that reads (here:
+// decrypts) up to four 1 MiB blocks ahead on its own goroutine. A seek
+// anywhere but the current position restarts it there. It is the
+// prototype measured in docs/PERFORMANCE.md, not production code.
+type benchReadAhead struct {
+	r    io.ReaderAt
+	size int64
+	pos  int64
+	cur  []byte // unread part of blk
+	blk  []byte
+	full chan benchBlock
+	free chan []byte
+	stop chan struct{}
+}
+
+type benchBlock struct {
+	b   []byte
+	n   int
+	err error
+}
+
+func (a *benchReadAhead) start() {
+	const blockSize, blocks = 1 << 20, 4
+	a.free = make(chan []byte, blocks)
+	for range blocks {
+		a.free <- make([]byte, blockSize)
+	}
+	a.full = make(chan benchBlock, blocks)
+	a.stop = make(chan struct{})
+	full, free, stop, off := a.full, a.free, a.stop, a.pos
+	go func() {
+		defer close(full)
+		for off < a.size {
+			var blk []byte
+			select {
+			case blk = <-free:
+			case <-stop:
+				return
+			}
+			n, err := a.r.ReadAt(blk, off)
+			off += int64(n)
+			select {
+			case full <- benchBlock{blk, n, err}:
+			case <-stop:
+				return
+			}
+			if err != nil && err != io.EOF {
+				return
+			}
+		}
+	}()
+}
+
+func (a *benchReadAhead) Read(p []byte) (int, error) {
+	if a.pos >= a.size {
+		return 0, io.EOF
+	}
+	if a.full == nil {
+		a.start()
+	}
+	if len(a.cur) == 0 {
+		if a.blk != nil {
+			a.free <- a.blk
+			a.blk = nil
+		}
+		k, ok := <-a.full
+		if !ok {
+			return 0, io.ErrUnexpectedEOF
+		}
+		if k.n == 0 {
+			return 0, k.err
+		}
+		a.blk, a.cur = k.b, k.b[:k.n]
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	a.pos += int64(n)
+	return n, nil
+}
+
+func (a *benchReadAhead) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += a.pos
+	case io.SeekEnd:
+		off += a.size
+	}
+	if off != a.pos {
+		a.Close()
+		a.full, a.cur, a.blk = nil, nil, nil
+	}
+	a.pos = off
+	return off, nil
+}
+
+func (a *benchReadAhead) Close() {
+	if a.stop != nil {
+		close(a.stop)
+		a.stop = nil
+	}
+}
