@@ -12,6 +12,9 @@ import (
 // come from cmd/pvload (docs/PERFORMANCE.md).
 func BenchmarkPublic(b *testing.B) {
 	e := newTestEnv(b, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.srv.runAccessFlusher(ctx) // as serve runs it: the access-log buffer must drain
 	g := e.gallery(300)
 	sh := e.share(g.owner, map[string]any{"album_id": g.album.ID, "download": "original", "never_expires": true})
 	_, body := e.do("GET", pub(sh.Token, "content"), nil, nil)
@@ -29,7 +32,6 @@ func BenchmarkPublic(b *testing.B) {
 				}
 			}
 		})
-		_ = e.srv.flushAccessLog(context.Background())
 	}
 	b.Run("thumb", func(b *testing.B) { run(b, *c.Items[7].ThumbURL) })
 	b.Run("meta", func(b *testing.B) { run(b, pub(sh.Token, "meta")) })

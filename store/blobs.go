@@ -14,7 +14,11 @@ import (
 func (s *Store) BlobRef(ctx context.Context, id string) (blob.Ref, error) {
 	var r blob.Ref
 	const q = `SELECT id, key_id, wrapped_key, size FROM blobs WHERE id = ?`
-	err := s.read.QueryRowContext(ctx, q, id).Scan(&r.ID, &r.KeyID, &r.WrappedKey, &r.Size)
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return blob.Ref{}, err
+	}
+	err = st.QueryRowContext(ctx, id).Scan(&r.ID, &r.KeyID, &r.WrappedKey, &r.Size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return blob.Ref{}, ErrNotFound
 	}

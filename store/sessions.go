@@ -116,7 +116,11 @@ func (s *Store) SessionActive(ctx context.Context, userID, sessionID string, iat
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?`
 	var revoked, disabled sql.NullInt64
 	var exp, tva int64
-	err := s.read.QueryRowContext(ctx, q, sessionID, userID).Scan(&revoked, &exp, &disabled, &tva)
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return false, err
+	}
+	err = st.QueryRowContext(ctx, sessionID, userID).Scan(&revoked, &exp, &disabled, &tva)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

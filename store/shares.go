@@ -223,8 +223,11 @@ func (s *Store) Shares(ctx context.Context, owner, albumID string) ([]Share, err
 // ShareByTokenHash finds a share by the hash of its token (a point read on
 // a UNIQUE index), or ErrNotFound. Public callers only.
 func (s *Store) ShareByTokenHash(ctx context.Context, hash []byte) (Share, error) {
-	q := `SELECT ` + shareColumns + shareFrom + `WHERE s.token_hash = ?`
-	sh, err := scanShare(s.read.QueryRowContext(ctx, q, hash))
+	st, err := s.readStmt(ctx, `SELECT `+shareColumns+shareFrom+`WHERE s.token_hash = ?`)
+	if err != nil {
+		return Share{}, err
+	}
+	sh, err := scanShare(st.QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Share{}, ErrNotFound
 	}
@@ -406,7 +409,11 @@ func (s *Store) ShareItems(ctx context.Context, shareID, albumID string) ([]Shar
 		  AND (NOT EXISTS (SELECT 1 FROM share_items WHERE share_id = ?)
 		       OR m.id IN (SELECT media_id FROM share_items WHERE share_id = ?))
 		ORDER BY m.taken_ms IS NULL, m.taken_ms, m.filename, m.id`
-	rows, err := s.read.QueryContext(ctx, q, albumID, shareID, shareID)
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, albumID, shareID, shareID)
 	if err != nil {
 		return nil, fmt.Errorf("store: share items: %w", err)
 	}
@@ -467,7 +474,11 @@ func (s *Store) PublicShareLite(ctx context.Context, id string) (Share, error) {
 	var sh Share
 	var exp, maxD, revoked sql.NullInt64
 	var strip int
-	err := s.read.QueryRowContext(ctx, q, id).Scan(&sh.ID, &sh.OwnerID, &sh.AlbumID, &sh.PasswordHash, &sh.PasswordVersion,
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return Share{}, err
+	}
+	err = st.QueryRowContext(ctx, id).Scan(&sh.ID, &sh.OwnerID, &sh.AlbumID, &sh.PasswordHash, &sh.PasswordVersion,
 		&exp, &maxD, &sh.Downloads, &sh.Download, &strip, &sh.Watermark, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Share{}, ErrNotFound
@@ -509,7 +520,11 @@ func (s *Store) SharedFile(ctx context.Context, shareID, albumID, mediaID, varia
 		}
 	}
 	var f SharedFile
-	err := s.read.QueryRowContext(ctx, q, dv, variant, mediaID, albumID, shareID, shareID).Scan(&f.Filename, &f.ContentType,
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return SharedFile{}, err
+	}
+	err = st.QueryRowContext(ctx, dv, variant, mediaID, albumID, shareID, shareID).Scan(&f.Filename, &f.ContentType,
 		&f.Ref.ID, &f.Ref.KeyID, &f.Ref.WrappedKey, &f.Ref.Size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SharedFile{}, ErrNotFound

@@ -40,6 +40,7 @@ type Store struct {
 	write *sql.DB // exactly one connection: the single writer
 	read  *sql.DB // query_only connections for concurrent reads
 	now   func() time.Time
+	stmts stmtCache
 }
 
 // dsn builds a modernc.org/sqlite DSN. busy_timeout comes first so every
@@ -106,6 +107,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // Close closes both pools. The WAL is checkpointed by SQLite on last close.
 func (s *Store) Close() error {
+	s.closeStmts()
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
