@@ -163,8 +163,8 @@ func rotateMaster(cmd *cobra.Command, cfg *config.Config, newKeyFile string, e e
 	}
 	abs, _ := filepath.Abs(newKeyFile)
 	out := e.stdout
-	fmt.Fprintf(out, "Master key rotated from %s to %s: %d data keys re-wrapped (%d already under the new key), %d locations re-encrypted.\n",
-		cur.ID(), next.ID(), stats.Blobs, stats.Skipped, stats.Locations)
+	fmt.Fprintf(out, "Master key rotated from %s to %s: %d data keys re-wrapped (%d already under the new key), %d locations and %d metadata fields re-encrypted.\n",
+		cur.ID(), next.ID(), stats.Blobs, stats.Skipped, stats.Locations, stats.Texts)
 	fmt.Fprintln(out, "No media file was changed.")
 	fmt.Fprintln(out, "Next:")
 	fmt.Fprintf(out, "  1. Start serve (and every other photovault command) with PHOTOVAULT_ENCRYPTION_KEY_FILE=%s\n", abs)

@@ -47,33 +47,38 @@ func blobStates(t *testing.T, dataDir string) map[string]fileState {
 	return out
 }
 
-// gpsJPEG is a real JPEG with an EXIF GPS position (51°30'N 7°W), so the
-// upload stores an encrypted location for rotation to carry over.
+// gpsCamera is the camera name gpsJPEG's EXIF makes ("Make Model").
+const gpsCamera = "Canary Cam 9000"
+
+// gpsJPEG is a real JPEG with EXIF Make/Model and a GPS position
+// (51°30'N 7°W), so the upload stores a sealed camera name and an
+// encrypted location for rotation to carry over.
 func gpsJPEG(t *testing.T) []byte {
 	jpg := testJPEG(t, 320, 200, 42)
 	le := endian.LittleEndian
-	tiff := []byte{'I', 'I', 42, 0, 8, 0, 0, 0}
-	gpsOff := uint32(8 + 2 + 12 + 4)
-	tiff = le.AppendUint16(tiff, 1)
-	tiff = le.AppendUint16(tiff, 0x8825)
-	tiff = le.AppendUint16(tiff, 4)
-	tiff = le.AppendUint32(tiff, 1)
-	tiff = le.AppendUint32(tiff, gpsOff)
-	tiff = le.AppendUint32(tiff, 0)
-	dataOff := gpsOff + 2 + 4*12 + 4
-	tiff = le.AppendUint16(tiff, 4)
-	for _, e := range []struct {
-		tag uint16
-		typ uint16
-		n   uint32
-		val uint32
-	}{{1, 2, 2, uint32('N')}, {2, 5, 3, dataOff}, {3, 2, 2, uint32('W')}, {4, 5, 3, dataOff + 24}} {
-		tiff = le.AppendUint16(tiff, e.tag)
-		tiff = le.AppendUint16(tiff, e.typ)
-		tiff = le.AppendUint32(tiff, e.n)
-		tiff = le.AppendUint32(tiff, e.val)
+	type entry struct {
+		tag, typ uint16
+		n, val   uint32
 	}
-	tiff = le.AppendUint32(tiff, 0)
+	ifd := func(b []byte, es []entry) []byte {
+		b = le.AppendUint16(b, uint16(len(es)))
+		for _, e := range es {
+			b = le.AppendUint16(b, e.tag)
+			b = le.AppendUint16(b, e.typ)
+			b = le.AppendUint32(b, e.n)
+			b = le.AppendUint32(b, e.val)
+		}
+		return le.AppendUint32(b, 0)
+	}
+	const ifd0 = 8
+	strOff := uint32(ifd0 + 2 + 3*12 + 4)
+	mk, model := "Canary\x00", "Cam 9000\x00"
+	gpsOff := strOff + uint32(len(mk)+len(model))
+	dataOff := gpsOff + 2 + 4*12 + 4
+	tiff := []byte{'I', 'I', 42, 0, ifd0, 0, 0, 0}
+	tiff = ifd(tiff, []entry{{0x010F, 2, uint32(len(mk)), strOff}, {0x0110, 2, uint32(len(model)), strOff + uint32(len(mk))}, {0x8825, 4, 1, gpsOff}})
+	tiff = append(append(tiff, mk...), model...)
+	tiff = ifd(tiff, []entry{{1, 2, 2, uint32('N')}, {2, 5, 3, dataOff}, {3, 2, 2, uint32('W')}, {4, 5, 3, dataOff + 24}})
 	for _, v := range []uint32{51, 1, 30, 1, 0, 1, 7, 1, 0, 1, 0, 1} {
 		tiff = le.AppendUint32(tiff, v)
 	}
@@ -120,6 +125,11 @@ func TestKeysRotateMaster(t *testing.T) {
 	photo := gpsJPEG(t)
 	m := api.upload(album, "gps.jpg", photo)
 	api.waitReady(m.ID)
+	var meta struct{ Camera string }
+	api.json("GET", "/api/media/"+m.ID, nil, 200, &meta)
+	if meta.Camera != gpsCamera {
+		t.Fatalf("camera %q, want %q: the fixture's EXIF was not read", meta.Camera, gpsCamera)
+	}
 	thumb := api.get("/api/media/" + m.ID + "/thumb")
 
 	// Refused while serve runs: it would keep wrapping with the old key.
@@ -162,7 +172,7 @@ func TestKeysRotateMaster(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rotate: %d %s %s", code, out, stderr)
 	}
-	for _, want := range []string{"4 data keys re-wrapped", "1 locations", "PHOTOVAULT_ENCRYPTION_KEY_FILE=" + newFile, "destroy the old key"} {
+	for _, want := range []string{"4 data keys re-wrapped", "1 locations", "1 metadata fields", "PHOTOVAULT_ENCRYPTION_KEY_FILE=" + newFile, "destroy the old key"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("rotate output lacks %q:\n%s", want, out)
 		}
@@ -205,6 +215,10 @@ func TestKeysRotateMaster(t *testing.T) {
 	}
 	if got := api.get("/api/media/" + m.ID + "/thumb"); !bytes.Equal(got, thumb) {
 		t.Fatal("thumb differs under the new key")
+	}
+	api.json("GET", "/api/media/"+m.ID, nil, 200, &meta)
+	if meta.Camera != gpsCamera {
+		t.Fatalf("camera after rotation %q, want %q", meta.Camera, gpsCamera)
 	}
 	m2 := api.upload(album, "after.jpg", testJPEG(t, 100, 80, 1))
 	api.waitReady(m2.ID)

@@ -531,6 +531,9 @@ func resealTexts(ctx context.Context, tx *sql.Tx, r Rotation, st *RotationStats)
 			if err := rows.Close(); err != nil {
 				return fmt.Errorf("store: reseal %s: %w", field, err)
 			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("store: reseal %s: %w", field, err)
+			}
 			if len(batch) > 0 && r.Text == nil {
 				return errors.New("store: reseal: media rows carry sealed metadata but no re-sealing was given")
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -435,6 +436,7 @@ func TestRewrapAll(t *testing.T) {
 	// One media row with an encrypted location (a stand-in cipher: the
 	// store only moves the bytes; cmd/keys does the real AEAD).
 	loc := f.addMediaOn(first, []byte("old:51.5,-0.1"))
+	f.exec(`UPDATE media SET camera = 'pv1:old:Canary Cam' WHERE id = ?`, loc)
 	var locIDs []string
 	rot := store.Rotation{
 		NewKeyID: newKEK.ID, OldCheck: oldKey.CheckValue(), NewCheck: newKey.CheckValue(),
@@ -448,6 +450,12 @@ func TestRewrapAll(t *testing.T) {
 				return enc, nil
 			}
 			return nil, errors.New("unknown key")
+		},
+		Text: func(id, field, v string) (string, error) {
+			if id != loc || field != "camera" {
+				return "", fmt.Errorf("unexpected field %s of %s", field, id)
+			}
+			return strings.Replace(v, "pv1:old:", "pv1:new:", 1), nil
 		},
 		Audit: store.AuditEvent{Actor: "cli"},
 	}
@@ -494,7 +502,7 @@ func TestRewrapAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Blobs != len(contents) || st.Skipped != 0 || st.Locations != 1 {
+	if st.Blobs != len(contents) || st.Skipped != 0 || st.Locations != 1 || st.Texts != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	for id, data := range contents {
