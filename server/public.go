@@ -375,12 +375,21 @@ func (s *Server) handlePublicMedia() handlerFunc {
 		if err != nil {
 			return newError(http.StatusForbidden, "bad_signature", "invalid or expired link", err)
 		}
-		sh, err := s.store.PublicShareLite(r.Context(), shareID)
-		if err != nil {
-			return err
+		base := variant
+		if variant == variantDownload {
+			base = variantPreview
+		}
+		sh, f, ferr := s.store.MediaFetch(r.Context(), shareID, mediaID, base)
+		if errors.Is(ferr, store.ErrNotFound) {
+			// Nothing to serve: say why in the same order as below.
+			if sh, err = s.store.PublicShareLite(r.Context(), shareID); err != nil {
+				return err
+			}
+		} else if ferr != nil {
+			return ferr
 		}
 		if !sh.Live(s.now()) {
-			s.record(r, sh.ID, "denied_gone", mediaID)
+			s.record(r, shareID, "denied_gone", mediaID)
 			return errGone
 		}
 		if pwv != sh.PasswordVersion {
@@ -394,13 +403,8 @@ func (s *Server) handlePublicMedia() handlerFunc {
 			variant == variantDownload && sh.Download == store.DownloadNone:
 			return forbidden("downloads are not allowed for this link")
 		}
-		base := variant
-		if variant == variantDownload {
-			base = variantPreview
-		}
-		f, err := s.store.SharedFile(r.Context(), sh.ID, sh.AlbumID, mediaID, base, sh.StripLocation)
-		if err != nil {
-			return err
+		if ferr != nil {
+			return ferr
 		}
 		if sh.Watermark != "" && base != variantOriginal {
 			d, err := s.shareDerivative(r.Context(), sh, mediaID, base)
@@ -430,11 +434,11 @@ func (s *Server) handlePublicMedia() handlerFunc {
 		} else if !download {
 			s.record(r, sh.ID, variant, mediaID)
 		}
-		rd, err := s.blobs.Open(f.Ref, s.kek())
+		content, err := s.derivedReader(f.Ref, base != variantOriginal)
 		if err != nil {
-			return fmt.Errorf("server: open blob: %w", err)
+			return err
 		}
-		defer rd.Close()
+		defer content.Close()
 		h := w.Header()
 		h.Set("Content-Type", f.ContentType)
 		h.Set("ETag", `"`+f.Ref.ID+`"`)
@@ -445,7 +449,7 @@ func (s *Server) handlePublicMedia() handlerFunc {
 		} else {
 			h.Set("Content-Disposition", disposition("inline", name))
 		}
-		http.ServeContent(w, r, "", time.Time{}, rd)
+		http.ServeContent(w, r, "", time.Time{}, content)
 		return nil
 	}
 }

@@ -67,6 +67,7 @@ type Server struct {
 	subkeys  subkeys            // HKDF sub-keys, derived once
 	sigs     sigCache           // signed media URL signatures, per hour bucket
 	contents contentCache       // rendered galleries, keyed by content version
+	derived  derivedCache       // decrypted thumbs/previews in memory, keyed by blob id
 	access   *accessLog         // buffered share access events
 	flight   singleflight.Group // one watermark render per key at a time
 	jobKick  chan struct{}      // wakes the derivative workers after an upload commits

@@ -537,3 +537,46 @@ func (s *Store) SharedFile(ctx context.Context, shareID, albumID, mediaID, varia
 	}
 	return f, nil
 }
+
+// MediaFetch resolves a signed media fetch in one query: the share's own
+// row and the blob to serve for one variant of one of its media items
+// ("thumb"/"preview" derivatives, or "original": the stripped derivative
+// when the share strips location and one exists, else the original). When
+// nothing matches it answers ErrNotFound and the caller reads the share
+// alone to tell a dead share from a missing item.
+func (s *Store) MediaFetch(ctx context.Context, shareID, mediaID, variant string) (Share, SharedFile, error) {
+	const q = `SELECT s.owner_id, s.album_id, COALESCE(s.password_hash, ''), s.password_version, s.expires_ms, s.max_downloads,
+		s.downloads, s.download, s.strip_location, s.watermark, s.revoked_ms,
+		m.filename, m.content_type, b.id, b.key_id, b.wrapped_key, b.size
+		FROM public_shares s
+		JOIN media m ON m.id = ?2 AND m.album_id = s.album_id
+		LEFT JOIN derivatives d ON d.media_id = m.id AND d.variant =
+			(CASE WHEN ?3 = 'original' THEN (CASE WHEN s.strip_location THEN 'stripped' ELSE '-' END) ELSE ?3 END)
+		JOIN blobs b ON b.id = (CASE WHEN ?3 = 'original' AND d.blob_id IS NULL THEN m.blob_id ELSE d.blob_id END)
+		WHERE s.id = ?1
+		  AND (NOT EXISTS (SELECT 1 FROM share_items WHERE share_id = s.id)
+		       OR EXISTS (SELECT 1 FROM share_items WHERE share_id = s.id AND media_id = m.id))`
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return Share{}, SharedFile{}, err
+	}
+	sh := Share{ID: shareID}
+	var f SharedFile
+	var exp, maxD, revoked sql.NullInt64
+	var strip int
+	err = st.QueryRowContext(ctx, shareID, mediaID, variant).Scan(&sh.OwnerID, &sh.AlbumID, &sh.PasswordHash, &sh.PasswordVersion,
+		&exp, &maxD, &sh.Downloads, &sh.Download, &strip, &sh.Watermark, &revoked,
+		&f.Filename, &f.ContentType, &f.Ref.ID, &f.Ref.KeyID, &f.Ref.WrappedKey, &f.Ref.Size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Share{}, SharedFile{}, ErrNotFound
+	}
+	if err != nil {
+		return Share{}, SharedFile{}, fmt.Errorf("store: media fetch: %w", err)
+	}
+	sh.ExpiresAt, sh.RevokedAt, sh.MaxDownloads = timePtr(exp), timePtr(revoked), intPtr(maxD)
+	sh.StripLocation = strip != 0
+	if variant != "original" {
+		f.ContentType = "image/jpeg"
+	}
+	return sh, f, nil
+}
