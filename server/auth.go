@@ -118,7 +118,7 @@ func (s *Server) handleSetup() handlerFunc {
 		if err := auth.CheckPassword(req.Password, req.Username); err != nil {
 			return weakPassword(err)
 		}
-		hash, err := auth.HashPassword(req.Password)
+		hash, err := s.hashPassword(r.Context(), req.Password)
 		if err != nil {
 			return err
 		}
@@ -217,18 +217,18 @@ func (s *Server) handleLogin() handlerFunc {
 		ok := false
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			auth.DummyVerify(req.Password)
+			s.dummyVerify(r.Context(), req.Password)
 		case err != nil:
 			return err
 		default:
 			var rehash bool
-			ok, rehash, err = auth.VerifyPassword(u.PasswordHash, req.Password)
+			ok, rehash, err = s.verifyPassword(r.Context(), u.PasswordHash, req.Password)
 			if err != nil {
 				return err
 			}
 			ok = ok && !u.Disabled
 			if ok && rehash {
-				if h, err := auth.HashPassword(req.Password); err == nil {
+				if h, err := s.hashPassword(r.Context(), req.Password); err == nil {
 					_ = s.store.UpdatePasswordHash(r.Context(), u.ID, h)
 				}
 			}
@@ -357,7 +357,7 @@ func (s *Server) handlePassword() handlerFunc {
 		if err != nil {
 			return err
 		}
-		ok, _, err := auth.VerifyPassword(u.PasswordHash, req.OldPassword)
+		ok, _, err := s.verifyPassword(r.Context(), u.PasswordHash, req.OldPassword)
 		if err != nil {
 			return err
 		}
@@ -369,7 +369,7 @@ func (s *Server) handlePassword() handlerFunc {
 		if err := auth.CheckPassword(req.NewPassword, u.Username); err != nil {
 			return weakPassword(err)
 		}
-		hash, err := auth.HashPassword(req.NewPassword)
+		hash, err := s.hashPassword(r.Context(), req.NewPassword)
 		if err != nil {
 			return err
 		}

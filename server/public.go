@@ -161,7 +161,7 @@ func (s *Server) handlePublicUnlock() handlerFunc {
 			return err
 		}
 		if sh.PasswordHash != "" {
-			ok, _, err := auth.VerifyPassword(sh.PasswordHash, req.Password)
+			ok, _, err := s.verifyPassword(r.Context(), sh.PasswordHash, req.Password)
 			if err != nil {
 				return err
 			}

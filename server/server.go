@@ -62,15 +62,16 @@ type Server struct {
 	banner   io.Writer // plain first-start banner (stderr); nil in tests
 	sleep    func(context.Context, time.Duration) error
 
-	mailer   mailSender         // nil when SMTP is not configured
-	mailWG   sync.WaitGroup     // notifications in flight
-	subkeys  subkeys            // HKDF sub-keys, derived once
-	sigs     sigCache           // signed media URL signatures, per hour bucket
-	contents contentCache       // rendered galleries, keyed by content version
-	derived  derivedCache       // decrypted thumbs/previews in memory, keyed by blob id
-	access   *accessLog         // buffered share access events
-	flight   singleflight.Group // one watermark render per key at a time
-	jobKick  chan struct{}      // wakes the derivative workers after an upload commits
+	mailer    mailSender         // nil when SMTP is not configured
+	mailWG    sync.WaitGroup     // notifications in flight
+	subkeys   subkeys            // HKDF sub-keys, derived once
+	sigs      sigCache           // signed media URL signatures, per hour bucket
+	contents  contentCache       // rendered galleries, keyed by content version
+	derived   derivedCache       // decrypted thumbs/previews in memory, keyed by blob id
+	hashSlots chan struct{}      // bounds concurrent argon2id hashes
+	access    *accessLog         // buffered share access events
+	flight    singleflight.Group // one watermark render per key at a time
+	jobKick   chan struct{}      // wakes the derivative workers after an upload commits
 
 	background []func(context.Context) // started by Start
 	flushers   []func(context.Context) // run by Stop
@@ -93,6 +94,7 @@ func New(d Deps) (*Server, error) {
 	s.throttle = auth.NewThrottle(d.KV, auth.DefaultPolicy(), d.Now)
 	s.subkeys = deriveSubkeys(d.Secret)
 	s.jobKick = make(chan struct{}, 1)
+	s.hashSlots = make(chan struct{}, hashConcurrency)
 	s.initWorkers()
 	s.initAccessLog()
 	if err := s.initMail(); err != nil {

@@ -237,7 +237,7 @@ func (s *Server) handleShareCreate() handlerFunc {
 			if err := sharePasswordOK(req.Password.Value); err != nil {
 				return err
 			}
-			h, err := auth.HashPassword(req.Password.Value)
+			h, err := s.hashPassword(r.Context(), req.Password.Value)
 			if err != nil {
 				return err
 			}
@@ -389,7 +389,7 @@ func (s *Server) handleSharePatch() handlerFunc {
 				if err := sharePasswordOK(req.Password.Value); err != nil {
 					return err
 				}
-				if h, err = auth.HashPassword(req.Password.Value); err != nil {
+				if h, err = s.hashPassword(r.Context(), req.Password.Value); err != nil {
 					return err
 				}
 			}
