@@ -438,7 +438,7 @@ func (s *Server) handlePublicMedia() handlerFunc {
 		if err != nil {
 			return err
 		}
-		defer content.Close()
+		defer func() { _ = content.Close() }() // read-only: nothing to report
 		h := w.Header()
 		h.Set("Content-Type", f.ContentType)
 		h.Set("ETag", `"`+f.Ref.ID+`"`)
