@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -15,18 +16,8 @@ func newAuditCmd(e env) *cobra.Command {
 			"the chain and exits 1 at the first row that was edited, deleted or reordered.",
 		Args: cobra.NoArgs,
 	}
-	load := withConfig(v, e)
-	v.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := load()
-		if err != nil {
-			return err
-		}
-		vault, err := openVault(cmd.Context(), cfg, newLogger(e.stderr, "warn"))
-		if err != nil {
-			return err
-		}
-		defer closeLogged(e.stderr, "vault", vault)
-		n, brk, err := vault.store.VerifyAudit(cmd.Context())
+	vaultRunE(v, e, func(ctx context.Context, vault *vault) error {
+		n, brk, err := vault.store.VerifyAudit(ctx)
 		if err != nil {
 			return err
 		}
@@ -36,7 +27,7 @@ func newAuditCmd(e env) *cobra.Command {
 		}
 		fmt.Fprintf(e.stdout, "audit log intact: %d rows verified\n", n)
 		return nil
-	}
+	})
 	a.AddCommand(v)
 	return a
 }

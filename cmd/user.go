@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -87,18 +88,8 @@ func newUserCreateCmd(e env) *cobra.Command {
 
 func newUserListCmd(e env) *cobra.Command {
 	c := &cobra.Command{Use: "list", Short: "List owner accounts", Args: cobra.NoArgs}
-	load := withConfig(c, e)
-	c.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := load()
-		if err != nil {
-			return err
-		}
-		v, err := openVault(cmd.Context(), cfg, newLogger(e.stderr, "warn"))
-		if err != nil {
-			return err
-		}
-		defer closeLogged(e.stderr, "vault", v)
-		users, err := v.store.ListUsers(cmd.Context())
+	vaultRunE(c, e, func(ctx context.Context, v *vault) error {
+		users, err := v.store.ListUsers(ctx)
 		if err != nil {
 			return err
 		}
@@ -112,7 +103,7 @@ func newUserListCmd(e env) *cobra.Command {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, u.Username, status, u.CreatedAt.Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
-	}
+	})
 	return c
 }
 
@@ -120,8 +111,7 @@ func newUserPasswdCmd(e env) *cobra.Command {
 	c := &cobra.Command{Use: "passwd --username NAME", Short: "Set an owner's password from standard input; ends all their sessions", Args: cobra.NoArgs}
 	var username string
 	c.Flags().StringVar(&username, "username", "", "login name")
-	load := withConfig(c, e)
-	c.RunE = func(cmd *cobra.Command, _ []string) error {
+	vaultRunE(c, e, func(ctx context.Context, v *vault) error {
 		pw, err := readPassword(e.stdin)
 		if err != nil {
 			return err
@@ -129,16 +119,7 @@ func newUserPasswdCmd(e env) *cobra.Command {
 		if err := auth.CheckPassword(pw, username); err != nil {
 			return weakPassword(err)
 		}
-		cfg, err := load()
-		if err != nil {
-			return err
-		}
-		v, err := openVault(cmd.Context(), cfg, newLogger(e.stderr, "warn"))
-		if err != nil {
-			return err
-		}
-		defer closeLogged(e.stderr, "vault", v)
-		u, err := v.store.UserByUsername(cmd.Context(), username)
+		u, err := v.store.UserByUsername(ctx, username)
 		if err != nil {
 			return fmt.Errorf("user %q: %w", username, err)
 		}
@@ -146,12 +127,12 @@ func newUserPasswdCmd(e env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := v.store.SetPassword(cmd.Context(), u.ID, hash, ""); err != nil {
+		if err := v.store.SetPassword(ctx, u.ID, hash, ""); err != nil {
 			return err
 		}
 		fmt.Fprintln(e.stdout, "password changed; all sessions of", u.Username, "ended")
 		return nil
-	}
+	})
 	return c
 }
 
@@ -163,23 +144,13 @@ func newUserDisableCmd(e env, disable bool) *cobra.Command {
 	c := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
 	var username string
 	c.Flags().StringVar(&username, "username", "", "login name")
-	load := withConfig(c, e)
-	c.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := load()
-		if err != nil {
-			return err
-		}
-		v, err := openVault(cmd.Context(), cfg, newLogger(e.stderr, "warn"))
-		if err != nil {
-			return err
-		}
-		defer closeLogged(e.stderr, "vault", v)
-		u, err := v.store.UserByUsername(cmd.Context(), username)
+	vaultRunE(c, e, func(ctx context.Context, v *vault) error {
+		u, err := v.store.UserByUsername(ctx, username)
 		if err != nil {
 			return fmt.Errorf("user %q: %w", username, err)
 		}
-		return v.store.SetUserDisabled(cmd.Context(), u.ID, disable)
-	}
+		return v.store.SetUserDisabled(ctx, u.ID, disable)
+	})
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/photovault/photovault/store"
 	"github.com/photovault/photovault/store/keys"
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
 )
 
 // vault is an opened data directory: keys loaded and checked, database open.
@@ -58,3 +59,21 @@ func openVault(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*va
 }
 
 func (v *vault) Close() error { return v.store.Close() }
+
+// vaultRunE registers the settings on c and sets its RunE to: load the
+// configuration, open the vault, run fn, close the vault.
+func vaultRunE(c *cobra.Command, e env, fn func(ctx context.Context, v *vault) error) {
+	load := withConfig(c, e)
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		v, err := openVault(cmd.Context(), cfg, newLogger(e.stderr, "warn"))
+		if err != nil {
+			return err
+		}
+		defer closeLogged(e.stderr, "vault", v)
+		return fn(cmd.Context(), v)
+	}
+}

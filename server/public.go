@@ -70,6 +70,20 @@ func (s *Server) liveShare(r *http.Request) (store.Share, error) {
 	return sh, nil
 }
 
+// activeShare requires the share to be active: not revoked, not expired and
+// under its view limit (410 otherwise). For meta and content.
+func (s *Server) activeShare(r *http.Request) (store.Share, error) {
+	sh, err := s.shareFromToken(r)
+	if err != nil {
+		return sh, err
+	}
+	if sh.Status(s.now()) != "active" {
+		s.record(r, sh.ID, "denied_gone", "")
+		return sh, errGone
+	}
+	return sh, nil
+}
+
 const shareSessionHeader = "X-Share-Session"
 
 // unlocked reports whether the request may see a password share: a valid
@@ -116,13 +130,9 @@ type metaView struct {
 // password share is unlocked.
 func (s *Server) handlePublicMeta() handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		sh, err := s.shareFromToken(r)
+		sh, err := s.activeShare(r)
 		if err != nil {
 			return err
-		}
-		if sh.Status(s.now()) != "active" {
-			s.record(r, sh.ID, "denied_gone", "")
-			return errGone
 		}
 		open := s.unlocked(r, sh)
 		v := metaView{Studio: sh.Studio, RequiresPassword: sh.PasswordHash != "", Unlocked: open,
@@ -214,13 +224,9 @@ type contentView struct {
 // URLs are signed. A constant number of queries whatever the gallery size.
 func (s *Server) handlePublicContent() handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		sh, err := s.shareFromToken(r)
+		sh, err := s.activeShare(r)
 		if err != nil {
 			return err
-		}
-		if sh.Status(s.now()) != "active" {
-			s.record(r, sh.ID, "denied_gone", "")
-			return errGone
 		}
 		if err := s.requireUnlocked(r, sh); err != nil {
 			return err
