@@ -63,8 +63,14 @@ class Gallery {
       this.fail(e);
       return;
     }
-    document.title = [this.meta.title, this.meta.studio].filter(Boolean).join(' — ') || 'Gallery';
+    this.setTitle();
     await this.open();
+  }
+
+  /** The tab title: album and studio. */
+  setTitle() {
+    const m = this.meta || {};
+    document.title = [m.title, m.studio].filter(Boolean).join(' — ') || 'Gallery';
   }
 
   /** Loads the content (counts one view) or shows the lock screen. */
@@ -83,6 +89,13 @@ class Gallery {
       return;
     }
     this.items = Array.isArray(content && content.items) ? content.items : [];
+    // meta hides a password share's title until it is unlocked: the content
+    // (only served unlocked) has it.
+    if (content && this.meta) {
+      if (typeof content.title === 'string') this.meta.title = content.title;
+      if (typeof content.studio === 'string' && content.studio) this.meta.studio = content.studio;
+      this.setTitle();
+    }
     this.favs.retain(new Set(this.items.map((it) => it.id)));
     this.show();
   }
