@@ -297,8 +297,7 @@ func (s *Server) renderContent(ctx context.Context, sh store.Share, token string
 		}
 		switch sh.Download {
 		case store.DownloadOriginal:
-			iv.OriginalURL = url(it.MediaID, variantOriginal)
-			iv.DownloadURL = iv.OriginalURL
+			iv.OriginalURL = url(it.MediaID, variantOriginal) // also the download link
 		case store.DownloadPreview:
 			if it.Preview != nil {
 				iv.DownloadURL = url(it.MediaID, variantDownload)

@@ -41,7 +41,10 @@ func (s *Server) mediaSig(shareID, mediaID, variant string, exp int64, pwv int) 
 		m.Write([]byte(f))
 		m.Write([]byte{0})
 	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	// Truncated to 128 bits (RFC 2104 §5 allows truncation to half the
+	// output): forging one still takes 2^128 work, and a 300-photo gallery
+	// carries ~900 signatures, so the JSON shrinks by a tenth.
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
 // mediaURLExpiry is the expiry for URLs signed now for share sh.
