@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/photovault/photovault/store"
@@ -17,6 +18,44 @@ import (
 type accessLog struct {
 	ch   chan store.AccessEvent
 	done chan struct{}
+
+	mu    sync.Mutex
+	views map[string]int // views of unlimited shares not yet written
+}
+
+// addView counts one view of a share without a view limit.
+func (l *accessLog) addView(shareID string) {
+	l.mu.Lock()
+	if l.views == nil {
+		l.views = map[string]int{}
+	}
+	l.views[shareID]++
+	l.mu.Unlock()
+}
+
+// takeViews returns and clears the pending view counts.
+func (l *accessLog) takeViews() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v := l.views
+	l.views = nil
+	return v
+}
+
+// flushViews writes pending view counts; on failure they are put back.
+func (s *Server) flushViews(ctx context.Context) {
+	v := s.access.takeViews()
+	if len(v) == 0 {
+		return
+	}
+	if err := s.store.AddViews(ctx, v); err != nil {
+		s.log.Error().Err(err).Int("shares", len(v)).Msg("view count write failed; will retry")
+		for id, n := range v {
+			for i := 0; i < n; i++ {
+				s.access.addView(id)
+			}
+		}
+	}
 }
 
 const (
@@ -71,6 +110,7 @@ func (s *Server) runAccessFlusher(ctx context.Context) {
 			}
 		case <-t.C:
 			flush()
+			s.flushViews(context.WithoutCancel(ctx))
 		case <-ctx.Done():
 			// Drain what handlers queued before shutdown.
 			for {
@@ -82,6 +122,7 @@ func (s *Server) runAccessFlusher(ctx context.Context) {
 					}
 				default:
 					flush()
+					s.flushViews(context.WithoutCancel(ctx))
 					return
 				}
 			}
@@ -89,8 +130,10 @@ func (s *Server) runAccessFlusher(ctx context.Context) {
 	}
 }
 
-// flushAccessLog writes everything queued so far (tests and analytics reads).
+// flushAccessLog writes everything queued so far, view counts included
+// (before owner reads of analytics and shares, and in tests).
 func (s *Server) flushAccessLog(ctx context.Context) error {
+	s.flushViews(ctx)
 	var batch []store.AccessEvent
 	for {
 		select {

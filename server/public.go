@@ -231,13 +231,22 @@ func (s *Server) handlePublicContent() handlerFunc {
 		if err := s.requireUnlocked(r, sh); err != nil {
 			return err
 		}
-		counted, first, err := s.store.CountView(r.Context(), sh.ID)
-		if err != nil {
-			return err
-		}
-		if !counted {
-			s.record(r, sh.ID, "denied_gone", "")
-			return errGone
+		first := false
+		if sh.MaxViews == nil && sh.FirstViewedAt != nil {
+			// No limit to enforce: count in memory, written with the access
+			// log (a write transaction per view would serialise every open
+			// on the single writer).
+			s.access.addView(sh.ID)
+		} else {
+			counted, isFirst, err := s.store.CountView(r.Context(), sh.ID)
+			if err != nil {
+				return err
+			}
+			if !counted {
+				s.record(r, sh.ID, "denied_gone", "")
+				return errGone
+			}
+			first = isFirst
 		}
 		exp := s.mediaURLExpiry(sh)
 		token := chi.URLParam(r, "token")

@@ -297,6 +297,7 @@ func (s *Server) handleShareList() handlerFunc {
 		if album != "" && !store.ValidID(album) {
 			return badRequest("invalid album_id", nil)
 		}
+		s.flushViews(r.Context())
 		shares, err := s.store.Shares(r.Context(), ownerFrom(r), album)
 		if err != nil {
 			return err
@@ -317,6 +318,7 @@ func (s *Server) handleShareGet() handlerFunc {
 		if err != nil {
 			return err
 		}
+		s.flushViews(r.Context())
 		sh, err := s.store.ShareByID(r.Context(), ownerFrom(r), id)
 		if err != nil {
 			return s.denied(r, err, id)

@@ -649,3 +649,32 @@ func TestWatermarkedProofs(t *testing.T) {
 		t.Fatal("owner thumbnail watermarked")
 	}
 }
+
+func TestUnlimitedViewsCountedAndDrainedOnShutdown(t *testing.T) {
+	e := newTestEnv(t, nil)
+	g := e.gallery(1)
+	sh := e.share(g.owner, map[string]any{"album_id": g.album.ID})
+	ctx, cancel := context.WithCancel(context.Background())
+	go e.srv.runAccessFlusher(ctx)
+	for i := 0; i < 7; i++ {
+		if resp, _ := e.do("GET", pub(sh.Token, "content"), nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("open %d: %d", i, resp.StatusCode)
+		}
+	}
+	cancel() // as on SIGTERM: the flusher drains events and pending view counts
+	<-e.srv.access.done
+	got, err := e.store.ShareByID(context.Background(), g.owner.id, sh.ID)
+	if err != nil || got.Views != 7 {
+		t.Fatalf("views after drain: %d %v", got.Views, err)
+	}
+	evs, _ := e.store.AccessLog(context.Background(), g.owner.id, sh.ID, 0, 100)
+	views := 0
+	for _, ev := range evs {
+		if ev.Event == "view" {
+			views++
+		}
+	}
+	if views != 7 {
+		t.Fatalf("access log has %d view events, want 7", views)
+	}
+}

@@ -580,3 +580,20 @@ func (s *Store) MediaFetch(ctx context.Context, shareID, mediaID, variant string
 	}
 	return sh, f, nil
 }
+
+// AddViews adds batched view counts of shares without a view limit (their
+// views are counted in memory and written with the access log; shares with
+// max_views are counted by CountView's conditional UPDATE, one by one).
+func (s *Store) AddViews(ctx context.Context, views map[string]int) error {
+	if len(views) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for id, n := range views {
+			if _, err := tx.ExecContext(ctx, `UPDATE public_shares SET views = views + ? WHERE id = ?`, n, id); err != nil {
+				return fmt.Errorf("store: add views: %w", err)
+			}
+		}
+		return nil
+	})
+}
