@@ -477,8 +477,8 @@ func TestReadAheadMatchesBytesReader(t *testing.T) {
 		for op := range 400 {
 			switch k := rnd.IntN(20); {
 			case k < 14:
-				p, q := make([]byte, 1+rnd.IntN(9000)), make([]byte, 0)
-				q = make([]byte, len(p))
+				p := make([]byte, 1+rnd.IntN(9000))
+				q := make([]byte, len(p))
 				n, err := r.Read(p)
 				m, werr := want.Read(q)
 				if n != m || !errors.Is(err, werr) && (err != nil || werr != nil) || !bytes.Equal(p[:n], q[:m]) {
