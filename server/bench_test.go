@@ -27,6 +27,7 @@ import (
 	"github.com/photovault/photovault/store"
 	"github.com/photovault/photovault/store/blob"
 	"github.com/photovault/photovault/store/imaging"
+	"github.com/photovault/photovault/store/imaging/imagingtest"
 	"github.com/photovault/photovault/store/keys"
 	"github.com/photovault/photovault/store/kv"
 	"github.com/photovault/photovault/store/storetest"
@@ -36,42 +37,16 @@ import (
 
 // Figures and commands: docs/PERFORMANCE.md.
 
-// bench24MP returns a 6000×4000 q92 JPEG of gradients and fine noise
-// (about 10 MB, like a camera JPEG) and the path of a file holding it, so
-// vipsthumbnail reads the very same bytes. The file is cached in the temp
-// dir across runs (the content is deterministic).
+// bench24MP returns the shared 6000×4000 q92 reference JPEG and the path
+// of the file holding it, so vipsthumbnail reads the very same bytes (see
+// imagingtest.Photo24MP).
 func bench24MP(b *testing.B) ([]byte, string) {
 	b.Helper()
-	p := filepath.Join(os.TempDir(), "photovault-bench-24mp-v1.jpg")
-	if data, err := os.ReadFile(p); err == nil && len(data) > 1<<20 {
-		return data, p
-	}
-	img := image.NewYCbCr(image.Rect(0, 0, 6000, 4000), image.YCbCrSubsampleRatio420)
-	s := uint32(12345)
-	for y := range 4000 {
-		row := img.Y[y*img.YStride:]
-		for x := range 6000 {
-			s ^= s << 13
-			s ^= s >> 17
-			s ^= s << 5
-			row[x] = uint8((x/24+y/16)&0xff) ^ uint8(s&15)
-		}
-	}
-	for y := range 2000 {
-		for x := range 3000 {
-			i := y*img.CStride + x
-			img.Cb[i] = uint8(64 + x*128/3000)
-			img.Cr[i] = uint8(64 + y*128/2000)
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
+	data, p, err := imagingtest.Photo24MP()
+	if err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return buf.Bytes(), p
+	return data, p
 }
 
 // processCPU is user+system CPU time of this process: unlike wall time it

@@ -42,6 +42,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/photovault/photovault/store/imaging/imagingtest"
 )
 
 const password = "ingest harness passphrase 2026"
@@ -167,7 +169,10 @@ func ingest(bin, data string, refresh *string, size int64, runs int) error {
 }
 
 func deriveRun(bin, data string, refresh *string, n, workers int) error {
-	base := photo24MP()
+	base, err := photo24MP()
+	if err != nil {
+		return err
+	}
 	srv, err := start(bin, data, workers)
 	if err != nil {
 		return err
@@ -282,35 +287,11 @@ func photo(w, h int) []byte {
 	return buf.Bytes()
 }
 
-// photo24MP is the 6000×4000 q92 JPEG of gradients and fine noise that
-// server/bench_test.go uses (about 10 MB), cached in the temp dir.
-func photo24MP() []byte {
-	p := filepath.Join(os.TempDir(), "photovault-bench-24mp-v1.jpg")
-	if b, err := os.ReadFile(p); err == nil && len(b) > 1<<20 {
-		return b
-	}
-	img := image.NewYCbCr(image.Rect(0, 0, 6000, 4000), image.YCbCrSubsampleRatio420)
-	s := uint32(12345)
-	for y := range 4000 {
-		row := img.Y[y*img.YStride:]
-		for x := range 6000 {
-			s ^= s << 13
-			s ^= s >> 17
-			s ^= s << 5
-			row[x] = uint8((x/24+y/16)&0xff) ^ uint8(s&15)
-		}
-	}
-	for y := range 2000 {
-		for x := range 3000 {
-			i := y*img.CStride + x
-			img.Cb[i] = uint8(64 + x*128/3000)
-			img.Cr[i] = uint8(64 + y*128/2000)
-		}
-	}
-	var buf bytes.Buffer
-	_ = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92})
-	_ = os.WriteFile(p, buf.Bytes(), 0o600)
-	return buf.Bytes()
+// photo24MP is the shared 6000×4000 q92 reference JPEG the Go benchmarks
+// use (imagingtest.Photo24MP), cached in the temp dir.
+func photo24MP() ([]byte, error) {
+	data, _, err := imagingtest.Photo24MP()
+	return data, err
 }
 
 type server struct {

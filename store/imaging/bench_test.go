@@ -2,7 +2,6 @@ package imaging
 
 import (
 	"bytes"
-	"image"
 	"io"
 	"os"
 	"runtime"
@@ -11,32 +10,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/photovault/photovault/store/imaging/imagingtest"
 )
 
-// make24MP writes a 6000×4000 q92 JPEG of gradients and noise (≈ 10 MB) and
-// returns its bytes.
+// make24MP returns the shared 6000×4000 q92 reference JPEG (see
+// imagingtest.Photo24MP).
 func make24MP(b *testing.B) []byte {
 	b.Helper()
-	img := image.NewYCbCr(image.Rect(0, 0, 6000, 4000), image.YCbCrSubsampleRatio420)
-	s := uint32(12345)
-	for y := range 4000 {
-		row := img.Y[y*img.YStride:]
-		for x := range 6000 {
-			s ^= s << 13
-			s ^= s >> 17
-			s ^= s << 5
-			row[x] = uint8((x/24+y/16)&0xff) ^ uint8(s&15)
-		}
+	data, _, err := imagingtest.Photo24MP()
+	if err != nil {
+		b.Fatal(err)
 	}
-	for y := range 2000 {
-		for x := range 3000 {
-			i := y*img.CStride + x
-			img.Cb[i] = uint8(64 + x*128/3000)
-			img.Cr[i] = uint8(64 + y*128/2000)
-		}
-	}
-	data := encodeJPEG(b, img, 92)
-	writeFile(b, b.TempDir(), "24mp.jpg", data)
 	return data
 }
 
@@ -137,7 +122,7 @@ func BenchmarkDecodeOnly24MP(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		n++
-		if _, err := decodeForDerive(bytes.NewReader(data), Detected{Kind: KindJPEG}); err != nil {
+		if _, _, err := decodeForDerive(bytes.NewReader(data), Detected{Kind: KindJPEG}, PreviewBox); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,0 +1,54 @@
+// Package imagingtest makes the reference photo the benchmarks and load
+// harnesses of store/imaging, server and cmd/pvingest measure with, so all
+// of them (and vipsthumbnail, next to them) read the very same bytes.
+package imagingtest
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+)
+
+// Photo24MP returns a 6000×4000 q92 4:2:0 JPEG of gradients and fine noise
+// (6.2 MB; noise keeps every block busy with high frequencies, like a
+// camera JPEG) and the path of a file holding it. The content is
+// deterministic, so the file is cached in the temp dir across runs.
+func Photo24MP() ([]byte, string, error) {
+	p := filepath.Join(os.TempDir(), "photovault-bench-24mp-v1.jpg")
+	if data, err := os.ReadFile(p); err == nil && len(data) > 1<<20 { // #nosec G304 -- fixed name in the temp dir
+		return data, p, nil
+	}
+	img := image.NewYCbCr(image.Rect(0, 0, 6000, 4000), image.YCbCrSubsampleRatio420)
+	s := uint32(12345)
+	for y := range 4000 {
+		row := img.Y[y*img.YStride:]
+		for x := range 6000 {
+			s ^= s << 13
+			s ^= s >> 17
+			s ^= s << 5
+			row[x] = uint8((x/24+y/16)&0xff) ^ uint8(s&15)
+		}
+	}
+	for y := range 2000 {
+		for x := range 3000 {
+			i := y*img.CStride + x
+			img.Cb[i] = uint8(64 + x*128/3000)
+			img.Cr[i] = uint8(64 + y*128/2000)
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
+		return nil, "", fmt.Errorf("imagingtest: encode: %w", err)
+	}
+	tmp := p + fmt.Sprintf(".%d.tmp", os.Getpid())
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+		return nil, "", fmt.Errorf("imagingtest: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return nil, "", fmt.Errorf("imagingtest: %w", err)
+	}
+	return buf.Bytes(), p, nil
+}
