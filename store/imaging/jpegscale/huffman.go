@@ -30,6 +30,9 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
 		t.valoff[l] = k - code
+		if code+n > 1<<l {
+			return errCorrupt("huffman table overflows its code lengths")
+		}
 		if n == 0 {
 			t.maxcode[l] = -1
 		} else {
@@ -42,9 +45,6 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8, ac bool) error {
 			code += n
 			k += n
 			t.maxcode[l] = code - 1
-		}
-		if code > 1<<l {
-			return errCorrupt("huffman table overflows its code lengths")
 		}
 		code <<= 1
 	}
