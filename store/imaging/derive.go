@@ -86,11 +86,7 @@ func deriveFromImage(img image.Image, full image.Point, orientation int) (previe
 func decodeForDerive(r io.Reader, d Detected, box int) (img image.Image, full image.Point, err error) {
 	switch d.Kind {
 	case KindJPEG:
-		data, err := readLimited(r)
-		if err != nil {
-			return nil, image.Point{}, err
-		}
-		return decodeJPEG(data, "jpeg", box)
+		return decodeJPEG(r, "jpeg", box)
 	case KindDNG, KindRaw:
 		data, err := readLimited(r)
 		if err != nil {
@@ -100,7 +96,7 @@ func decodeForDerive(r io.Reader, d Detected, box int) (img image.Image, full im
 		if err != nil {
 			return nil, image.Point{}, err
 		}
-		return decodeJPEG(jpg, "raw preview", box)
+		return decodeJPEG(bytes.NewReader(jpg), "raw preview", box)
 	}
 	img, err = decodeFull(r, d)
 	if err != nil {
@@ -113,21 +109,24 @@ func decodeForDerive(r io.Reader, d Detected, box int) (img image.Image, full im
 // JPEGs (what cameras and phones write) are decoded in the DCT domain at
 // the smallest of 1/8, 1/4 and 1/2 that still covers the box (jpegscale:
 // a 24 MP photo for a 2048 px preview decodes at 1/2 in a third of
-// image/jpeg's time and a quarter of its pixel memory). Everything else —
-// progressive, CMYK, or anything jpegscale refuses — goes to image/jpeg at
-// full size, which also has the last word on files jpegscale calls corrupt.
-func decodeJPEG(data []byte, name string, box int) (image.Image, image.Point, error) {
-	if cfg, err := jpegscale.DecodeConfig(data); err == nil {
-		if err := checkPixels(cfg.Width, cfg.Height, MaxDerivePixels); err != nil {
-			return nil, image.Point{}, fmt.Errorf("imaging: derive %s: %w", name, err)
-		}
-		bw, bh := fitBox(cfg.Width, cfg.Height, box)
-		img, err := jpegscale.Decode(data, jpegscale.PickScale(cfg, bw, bh), MaxDerivePixels)
-		if err == nil {
-			return img, image.Pt(cfg.Width, cfg.Height), nil
+// image/jpeg's time and a quarter of its pixel memory), from only the bytes
+// up to the end of the scan. Everything else — progressive, CMYK, or
+// anything jpegscale refuses — streams through image/jpeg at full size,
+// which also has the last word on files jpegscale calls corrupt.
+func decodeJPEG(r io.Reader, name string, box int) (image.Image, image.Point, error) {
+	data, rest, ok, err := jpegscale.Read(r, MaxDerivePixels)
+	if err != nil {
+		return nil, image.Point{}, fmt.Errorf("imaging: read input: %w", err)
+	}
+	if ok {
+		if cfg, err := jpegscale.DecodeConfig(data); err == nil {
+			bw, bh := fitBox(cfg.Width, cfg.Height, box)
+			if img, err := jpegscale.Decode(data, jpegscale.PickScale(cfg, bw, bh), MaxDerivePixels); err == nil {
+				return img, image.Pt(cfg.Width, cfg.Height), nil
+			}
 		}
 	}
-	img, err := decodeChecked(bytes.NewReader(data), name, jpeg.DecodeConfig, jpeg.Decode)
+	img, err := decodeChecked(io.MultiReader(bytes.NewReader(data), rest), name, jpeg.DecodeConfig, jpeg.Decode)
 	if err != nil {
 		return nil, image.Point{}, err
 	}

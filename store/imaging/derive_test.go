@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/gif"
 	"image/jpeg"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -39,6 +40,8 @@ func TestDeriveSizes(t *testing.T) {
 		{"between boxes", 1000, 500, 1, 1000, 500, 400, 200},
 		{"one pixel", 1, 1, 8, 1, 1, 1, 1},
 		{"very thin", 5000, 3, 1, 2048, 1, 400, 1},
+		{"decoded at 1/2", 4500, 3000, 1, 2048, 1365, 400, 267},
+		{"decoded at 1/4, rotated", 8200, 120, 8, 30, 2048, 6, 400},
 	}
 	sources := map[[2]int][]byte{}
 	for _, tc := range tests {
@@ -235,14 +238,17 @@ func TestDeriveFromToolFormats(t *testing.T) {
 	dir := t.TempDir()
 	src := writeFile(t, dir, "src.png", encodePNG(t, markerImage(480, 320)))
 	for _, tc := range []struct{ name, ext string }{
-		{"webp", "webp"}, {"tiff", "tiff"}, {"heic", "heic"}, {"cmyk jpeg", "jpg"},
+		{"webp", "webp"}, {"tiff", "tiff"}, {"heic", "heic"}, {"cmyk jpeg", "jpg"}, {"progressive jpeg", "jpeg"},
 	} {
 		ext := tc.ext
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, "img."+ext)
-			if ext == "jpg" {
+			switch ext {
+			case "jpg":
 				run(t, conv, src, "-colorspace", "CMYK", p)
-			} else {
+			case "jpeg":
+				run(t, conv, src, "-interlace", "JPEG", p)
+			default:
 				run(t, conv, src, p)
 			}
 			data, err := os.ReadFile(p)
@@ -266,6 +272,39 @@ func TestDeriveFromToolFormats(t *testing.T) {
 				t.Fatalf("thumb %dx%d", w, h)
 			}
 		})
+	}
+}
+
+// filler yields n bytes that are not 0xFF and counts what was read.
+type filler struct{ n, read int64 }
+
+func (f *filler) Read(p []byte) (int, error) {
+	if f.read >= f.n {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), f.n-f.read)]
+	for i := range p {
+		p[i] = 0x5A
+	}
+	f.read += int64(len(p))
+	return len(p), nil
+}
+
+func TestDeriveJPEGReadsOnlyTheImage(t *testing.T) {
+	// A JPEG followed by a gigabyte (MPF previews, or an upload padded to
+	// exhaust memory): Derive reads the image and a buffer's worth more.
+	src := makeJPEG(t, 2400, 1600)
+	tail := &filler{n: 1 << 30}
+	r := io.MultiReader(bytes.NewReader(src), tail)
+	p, _, err := Derive(r, detect(t, src), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := jpegSize(t, p); w != 2048 || h != 1365 {
+		t.Errorf("preview %dx%d", w, h)
+	}
+	if tail.read > 1<<17 {
+		t.Errorf("read %d bytes past the image", tail.read)
 	}
 }
 

@@ -1,0 +1,110 @@
+package jpegscale
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+)
+
+// endless yields n filler bytes (no 0xFF) and counts what was read.
+type endless struct{ n, read int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.read >= e.n {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), e.n-e.read)]
+	for i := range p {
+		p[i] = byte(i%254) + 1
+	}
+	e.read += int64(len(p))
+	return len(p), nil
+}
+
+func TestReadStopsAtTheEndOfTheScan(t *testing.T) {
+	for _, name := range supported {
+		src := readFixture(t, name)
+		eoi := bytes.LastIndex(src, []byte{0xFF, 0xD9})
+		tail := &endless{n: 1 << 30}
+		data, rest, ok, err := Read(io.MultiReader(bytes.NewReader(src), tail), 1<<30)
+		if err != nil || !ok {
+			t.Fatalf("%s: ok %v, err %v", name, ok, err)
+		}
+		if !bytes.Equal(data, src[:eoi]) {
+			t.Fatalf("%s: Read kept %d bytes, want the %d before EOI", name, len(data), eoi)
+		}
+		if tail.read > 1<<17 {
+			t.Errorf("%s: read %d bytes of what follows the image", name, tail.read)
+		}
+		// What Read kept plus rest is the stream, unchanged.
+		next := make([]byte, 2)
+		if _, err := io.ReadFull(rest, next); err != nil || !bytes.Equal(next, []byte{0xFF, 0xD9}) {
+			t.Errorf("%s: rest starts with %x (%v), want EOI", name, next, err)
+		}
+		if _, err := Decode(data, 2, 1<<30); err != nil {
+			t.Errorf("%s: Decode of what Read kept: %v", name, err)
+		}
+	}
+}
+
+func TestReadReplaysWhatItRefuses(t *testing.T) {
+	big := readFixture(t, "420.jpg")
+	flood := bytes.Clone(big)
+	sof := bytes.Index(flood, []byte{0xFF, 0xC0})
+	binary.BigEndian.PutUint16(flood[sof+5:], 60000) // height
+	binary.BigEndian.PutUint16(flood[sof+7:], 60000) // width
+	for _, tc := range []struct {
+		name string
+		src  []byte
+	}{
+		{"progressive", readFixture(t, "progressive.jpg")},
+		{"cmyk", readFixture(t, "cmyk.jpg")}, // ok: Decode refuses it, Read does not know
+		{"pixel flood", flood},
+		{"png", []byte("\x89PNG\r\n\x1a\nrest of it")},
+		{"short", []byte{0xFF}},
+	} {
+		data, rest, ok, err := Read(bytes.NewReader(tc.src), 1<<30)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		all, err := io.ReadAll(io.MultiReader(bytes.NewReader(data), rest))
+		if err != nil || !bytes.Equal(all, tc.src) {
+			t.Errorf("%s: replay differs from the input (%v)", tc.name, err)
+		}
+		if tc.name != "cmyk" && ok {
+			t.Errorf("%s: ok, want a refusal", tc.name)
+		}
+	}
+}
+
+func TestReadBoundsTheScan(t *testing.T) {
+	// A 16×16 gray frame (4 blocks) whose scan never ends.
+	src := readFixture(t, "gray.jpg")
+	sof := bytes.Index(src, []byte{0xFF, 0xC0})
+	hdr := bytes.Clone(src[:bytes.Index(src, []byte{0xFF, 0xDA})])
+	binary.BigEndian.PutUint16(hdr[sof+5:], 16)
+	binary.BigEndian.PutUint16(hdr[sof+7:], 16)
+	sos := []byte{0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0}
+	tail := &endless{n: 1 << 30}
+	data, _, ok, err := Read(io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(sos), tail), 1<<30)
+	if err != nil || ok {
+		t.Fatalf("ok %v, err %v: want a refusal", ok, err)
+	}
+	if len(data) > len(hdr)+len(sos)+4*256+1<<16+1<<16 {
+		t.Errorf("kept %d bytes of an endless scan", len(data))
+	}
+}
+
+type failing struct{}
+
+func (failing) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+func TestReadReturnsReaderErrors(t *testing.T) {
+	src := readFixture(t, "420.jpg")
+	_, _, _, err := Read(io.MultiReader(bytes.NewReader(src[:5000]), failing{}), 1<<30)
+	if err == nil || err.Error() != "disk on fire" {
+		t.Fatalf("err %v, want the reader's", err)
+	}
+}
