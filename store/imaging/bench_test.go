@@ -55,24 +55,18 @@ func peakHeap(fn func()) uint64 {
 
 // BenchmarkDerive24MP derives preview + thumbnail from a 24 MP q92 JPEG.
 //
-// Measured 2026-11-27 on this machine (Go reports "Intel(R) Xeon(R)
-// Processor", 2 shared cores, load average 4–6 from other jobs, so CPU time
-// is the reliable figure), GOMAXPROCS=1, -benchtime=5x:
+// Figures (this machine, 2 shared cores; docs/PERFORMANCE.md has the full
+// table and the commands), per image:
 //
-//	Derive: stdlib decode + k×k box pre-shrink + Catmull-Rom on the YCbCr
-//	planes + orientation + 2 stdlib encodes (preview 2048×1365, 155 KB;
-//	thumb 400×267, 11 KB)
-//	  ≈ 450–460 ms CPU/op (best wall 475 ms), peak live heap ≈ 58 MB,
-//	  process max RSS ≈ 80 MB (including building the fixture)
-//	stdlib decode alone (BenchmarkDecodeOnly24MP): ≈ 335 ms CPU/op
-//	vipsthumbnail 8.14 (libvips, libjpeg shrink-on-load), same file:
-//	  → 2048 px 300 ms wall (270 ms user), 58 MB RSS
-//	  → 400 px 130 ms wall (120 ms user), 41 MB RSS
+//	before jpegscale — image/jpeg full-size decode (≈ 335 ms) + box
+//	pre-shrink + Catmull-Rom on the YCbCr planes + orientation + two
+//	encodes: 459 ms wall, 475 ms CPU, peak live heap 58 MB
+//	with jpegscale — decode at 1/2 in the DCT domain (≈ 100 ms), the rest
+//	unchanged: 204–211 ms wall, 212–218 ms CPU, peak live heap 36 MB
+//	vipsthumbnail 8.14 → 2048 px alone, same file: 230 ms wall, 300 ms CPU
 //
-// Our resampling, orientation and both encodes add ≈ 120 ms to the decode;
-// libvips wins on the decode itself (DCT-domain downscaling). The heap
-// figure is the sampled peak of live heap objects during one Derive minus
-// the heap before it (the input bytes are excluded).
+// The heap figure is the sampled peak of live heap objects during one
+// Derive minus the heap before it (the input bytes are excluded).
 func BenchmarkDerive24MP(b *testing.B) {
 	data := make24MP(b)
 	d := Detected{Kind: KindJPEG, ContentType: "image/jpeg", IsImage: true}
@@ -115,7 +109,8 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkDecodeOnly24MP is the floor: the stdlib decode Derive builds on.
+// BenchmarkDecodeOnly24MP is the floor: the decode Derive builds on
+// (jpegscale at 1/2 for this file).
 func BenchmarkDecodeOnly24MP(b *testing.B) {
 	data := make24MP(b)
 	cpu0 := cpuTime()
