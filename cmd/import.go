@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -38,13 +39,16 @@ func newImportCmd(e env) *cobra.Command {
 		Long: "Import walks DIR recursively and stores every photo and video in the owner's album (created when no\n" +
 			"album has that title), with the same checks as an upload: type by content, size cap, pixel-flood guard.\n" +
 			"It is resumable: files whose content the album already holds are skipped, so an interrupted import\n" +
-			"is finished by running it again. Hidden files and directories are ignored. Thumbnails are made by\n" +
-			"`photovault serve` (the files show as processing until it runs). Exit status 1 if any file failed.",
+			"is finished by running it again. Hidden files and directories are ignored. Then it makes the previews\n" +
+			"and thumbnails of everything queued, with a progress line (--derive=false, or Ctrl-C, leaves them to\n" +
+			"`photovault serve`; the files show as processing until then). Exit status 1 if any file failed.",
 		Args: cobra.ExactArgs(1),
 	}
 	var albumTitle, username string
 	c.Flags().StringVar(&albumTitle, "album", "", "title of the album to import into (created if missing)")
 	c.Flags().StringVar(&username, "owner", "", "username of the owner")
+	derive := true
+	c.Flags().BoolVar(&derive, "derive", true, "make previews and thumbnails after importing (false: leave them to serve)")
 	load := withConfig(c, e)
 	// --workers is the shared setting (derivative workers for serve); for
 	// import it means files ingested in parallel.
@@ -63,11 +67,12 @@ func newImportCmd(e env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		workers := cfg.Workers
+		workers, deriveWorkers := cfg.Workers, cfg.Workers
 		if workers <= 0 {
-			workers = defaultImportWorkers
+			workers, deriveWorkers = defaultImportWorkers, runtime.NumCPU()
 		}
-		return runImport(cmd.Context(), cfg, e, importOptions{dir: args[0], album: albumTitle, owner: username, workers: workers})
+		return runImport(cmd.Context(), cfg, e, importOptions{dir: args[0], album: albumTitle, owner: username,
+			workers: workers, derive: derive, deriveWorkers: deriveWorkers})
 	}
 	return c
 }
@@ -75,6 +80,8 @@ func newImportCmd(e env) *cobra.Command {
 type importOptions struct {
 	dir, album, owner string
 	workers           int
+	derive            bool // make derivatives after the import
+	deriveWorkers     int
 }
 
 // importFile is one candidate file found under DIR.
@@ -197,7 +204,53 @@ dispatch:
 	wg.Wait()
 	stopProgress()
 
-	return importSummary(ctx, e, v.store, u.ID, album, results, hidden)
+	var derived *deriveOutcome
+	if o.derive {
+		if derived, err = deriveImported(ctx, e, srv, v.store, u.ID, album.ID, o.deriveWorkers); err != nil {
+			return err
+		}
+	}
+	return importSummary(ctx, e, v.store, u.ID, album, results, hidden, derived)
+}
+
+// deriveOutcome is the state of the album's media after deriveImported.
+type deriveOutcome struct {
+	ready, failed, processing int
+}
+
+// deriveImported runs the queued derive jobs (this import's, and any left
+// by earlier uploads) until none is ready, with a progress line, then
+// counts the album's media by status.
+func deriveImported(ctx context.Context, e env, srv *server.Server, st *store.Store, owner, albumID string, workers int) (*deriveOutcome, error) {
+	pending, err := st.PendingJobs(ctx, store.JobDerive)
+	if err != nil {
+		return nil, err
+	}
+	if pending > 0 && ctx.Err() == nil {
+		fmt.Fprintf(e.stderr, "Making previews and thumbnails for %d files with %d workers (Ctrl-C leaves the rest to `photovault serve`)\n",
+			pending, workers)
+		prog := newImportProgress(e.stderr, pending, 0)
+		prog.noun = "previews"
+		stop := prog.run()
+		srv.DeriveQueued(ctx, workers, prog.fileDone)
+		stop()
+	}
+	media, err := st.AlbumMedia(context.WithoutCancel(ctx), owner, albumID)
+	if err != nil {
+		return nil, err
+	}
+	var d deriveOutcome
+	for _, m := range media {
+		switch m.Status {
+		case store.MediaStatusReady:
+			d.ready++
+		case store.MediaStatusFailed:
+			d.failed++
+		default:
+			d.processing++
+		}
+	}
+	return &d, nil
 }
 
 // findOrCreateAlbum returns the owner's oldest album with exactly this
@@ -320,7 +373,7 @@ func importReason(err error) string {
 	return err.Error()
 }
 
-func importSummary(ctx context.Context, e env, st *store.Store, owner string, album store.Album, results []importResult, hidden int) error {
+func importSummary(ctx context.Context, e env, st *store.Store, owner string, album store.Album, results []importResult, hidden int, derived *deriveOutcome) error {
 	count := map[string]int{}
 	var bytesIn int64
 	var rejected []importResult
@@ -349,7 +402,17 @@ func importSummary(ctx context.Context, e env, st *store.Store, owner string, al
 			fmt.Fprintf(out, "  %s: %s\n", r.file.rel, r.reason)
 		}
 	}
-	if count["imported"] > 0 {
+	switch {
+	case derived != nil:
+		fmt.Fprintf(out, "Previews and thumbnails: %d ready", derived.ready)
+		if derived.failed > 0 {
+			fmt.Fprintf(out, ", %d failed (shown as placeholders; the originals are kept)", derived.failed)
+		}
+		if derived.processing > 0 {
+			fmt.Fprintf(out, ", %d left to `photovault serve`", derived.processing)
+		}
+		fmt.Fprintln(out, ".")
+	case count["imported"] > 0:
 		fmt.Fprintln(out, "Thumbnails and previews are made by `photovault serve`.")
 	}
 	detail := fmt.Sprintf("imported %d, skipped %d, duplicates %d, rejected %d", count["imported"], count["skipped"], count["duplicate"], len(rejected))
@@ -382,6 +445,7 @@ type importProgress struct {
 	tty        bool
 	files      int
 	totalBytes int64
+	noun       string // what is counted: "files" (default) or "previews"
 	doneFiles  atomic.Int64
 	doneBytes  atomic.Int64
 	start      time.Time
@@ -444,12 +508,17 @@ func (p *importProgress) draw(final bool) {
 	}
 }
 
-// line renders "[#####.....] 12/40 files  120.5 MB/300.0 MB  45.3 MB/s  ETA 4s".
+// line renders "[#####.....] 12/40 files  120.5 MB/300.0 MB  45.3 MB/s  ETA 4s",
+// or, counting items without bytes, "[#####.....] 12/40 previews  3.1/s  ETA 9s".
 func (p *importProgress) line(elapsed time.Duration) string {
 	files, done := p.doneFiles.Load(), p.doneBytes.Load()
+	total := p.totalBytes
+	if total == 0 { // count items
+		done, total = files, int64(p.files)
+	}
 	frac := 1.0
-	if p.totalBytes > 0 {
-		frac = min(float64(done)/float64(p.totalBytes), 1)
+	if total > 0 {
+		frac = min(float64(done)/float64(total), 1)
 	}
 	const width = 24
 	filled := int(frac * width)
@@ -459,12 +528,19 @@ func (p *importProgress) line(elapsed time.Duration) string {
 		rate = float64(done) / s
 	}
 	eta := "--"
-	if rate > 0 && done < p.totalBytes {
-		eta = (time.Duration(float64(p.totalBytes-done)/rate) * time.Nanosecond).Round(time.Second).String()
-	} else if done >= p.totalBytes {
+	if rate > 0 && done < total {
+		eta = (time.Duration(float64(total-done)/rate) * time.Nanosecond).Round(time.Second).String()
+	} else if done >= total {
 		eta = "0s"
 	}
-	return fmt.Sprintf("[%s] %d/%d files  %s/%s  %s/s  ETA %s", bar, files, p.files,
+	noun := p.noun
+	if noun == "" {
+		noun = "files"
+	}
+	if p.totalBytes == 0 {
+		return fmt.Sprintf("[%s] %d/%d %s  %.1f/s  ETA %s", bar, files, p.files, noun, rate, eta)
+	}
+	return fmt.Sprintf("[%s] %d/%d %s  %s/%s  %s/s  ETA %s", bar, files, p.files, noun,
 		importSize(done), importSize(p.totalBytes), importSize(int64(rate)), eta)
 }
 

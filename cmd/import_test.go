@@ -93,9 +93,12 @@ func TestImportResumable(t *testing.T) {
 	importWrite(t, filepath.Join(photos, ".DS_Store"), []byte("Bud1 hidden junk"))
 	importWrite(t, filepath.Join(photos, ".thumbnails", "x.jpg"), importJPEG(t, 99))
 
-	code, out, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "Smith Wedding", "--owner", "ada", "--workers", "3")
+	code, out, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "Smith Wedding", "--owner", "ada", "--workers", "3", "--derive=false")
 	if code != 0 {
 		t.Fatalf("first import: %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "made by `photovault serve`") {
+		t.Errorf("--derive=false summary:\n%s", out)
 	}
 	if !strings.Contains(out, "Imported 5 files") || !strings.Contains(out, "1 duplicates") || !strings.Contains(out, "2 hidden") {
 		t.Fatalf("first summary:\n%s", out)
@@ -133,16 +136,40 @@ func TestImportResumable(t *testing.T) {
 		t.Fatalf("%d blob files, want 5 (the duplicate's must be deleted)", blobs)
 	}
 
-	// Second run: nothing new, everything skipped, same album.
+	// Second run: nothing new, everything skipped, same album; this time
+	// the queued previews are made (the default).
 	code, out, stderr = runCmd(t, dir, env, "", "import", photos, "--album", "Smith Wedding", "--owner", "ada")
 	if code != 0 {
 		t.Fatalf("second import: %d\n%s\n%s", code, out, stderr)
 	}
-	if !strings.Contains(out, "Imported 0 files") || !strings.Contains(out, "Skipped 6 already in the album") {
+	if !strings.Contains(out, "Imported 0 files") || !strings.Contains(out, "Skipped 6 already in the album") ||
+		!strings.Contains(out, "Previews and thumbnails: 5 ready.") {
 		t.Fatalf("second summary:\n%s", out)
 	}
-	if got := importMedia(t, data, "ada", "Smith Wedding"); len(got) != 5 {
+	if !strings.Contains(stderr, "Making previews and thumbnails for 5 files") || !strings.Contains(stderr, "5/5 previews") {
+		t.Fatalf("derive progress on stderr:\n%s", stderr)
+	}
+	got := importMedia(t, data, "ada", "Smith Wedding")
+	if len(got) != 5 {
 		t.Fatalf("%d media after the second import", len(got))
+	}
+	for _, m := range got {
+		if m.Status != store.MediaStatusReady {
+			t.Errorf("%s: status %s after the derive, want ready", m.Filename, m.Status)
+		}
+	}
+	// Previews and thumbnails are stored encrypted too.
+	filepath.WalkDir(filepath.Join(data, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			blobs--
+			if b, _ := os.ReadFile(p); bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}) {
+				t.Errorf("plaintext JPEG at %s", p)
+			}
+		}
+		return nil
+	})
+	if blobs > -10 {
+		t.Errorf("only %d new blob files after the derive, want a preview and a thumbnail each", -blobs)
 	}
 }
 

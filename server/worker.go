@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/photovault/photovault/store"
@@ -106,6 +107,31 @@ func (s *Server) runDeriveJob(ctx context.Context) bool {
 	stop()
 	s.finishJob(wctx, j, res, err, time.Since(start))
 	return true
+}
+
+// DeriveQueued runs derive jobs on workers goroutines until none is ready
+// to run or ctx ends (a job already started is finished), calling done
+// after each job, and returns how many ran. It is what `photovault import`
+// uses to finish its files without a running serve; jobs waiting out a
+// retry backoff are left for serve. Running next to serve is safe: each
+// job is claimed under a lease by one worker at a time.
+func (s *Server) DeriveQueued(ctx context.Context, workers int, done func()) int {
+	var ran atomic.Int64
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && s.runDeriveJob(ctx) {
+				ran.Add(1)
+				if done != nil {
+					done()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ran.Load())
 }
 
 // keepLease renews j's lease until the returned stop is called.

@@ -256,6 +256,16 @@ func (s *Store) JobFor(ctx context.Context, kind, target string) (JobState, erro
 	return j, nil
 }
 
+// PendingJobs counts the jobs of kind that are queued or running.
+func (s *Store) PendingJobs(ctx context.Context, kind string) (int, error) {
+	var n int
+	const q = `SELECT count(*) FROM jobs WHERE kind = ? AND state IN ('queued', 'running')`
+	if err := s.read.QueryRowContext(ctx, q, kind).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: pending %s jobs: %w", kind, err)
+	}
+	return n, nil
+}
+
 // EnqueueJob queues a job of kind for target to run now. If the job exists
 // and is done or failed, it is queued again with a fresh attempt count; a
 // queued or running job is left as it is (never two at once).
