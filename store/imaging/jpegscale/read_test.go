@@ -108,3 +108,22 @@ func TestReadReturnsReaderErrors(t *testing.T) {
 		t.Fatalf("err %v, want the reader's", err)
 	}
 }
+
+func FuzzRead(f *testing.F) {
+	for _, name := range append(supported, "progressive.jpg", "cmyk.jpg") {
+		f.Add(readFixture(f, name))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		data, rest, ok, err := Read(bytes.NewReader(src), 1<<22)
+		if err != nil {
+			t.Fatalf("error from an in-memory reader: %v", err)
+		}
+		all, err := io.ReadAll(io.MultiReader(bytes.NewReader(data), rest))
+		if err != nil || !bytes.Equal(all, src) {
+			t.Fatalf("replay differs from the input (%v)", err)
+		}
+		if ok && !bytes.HasPrefix(src, data) {
+			t.Fatal("kept bytes are not a prefix of the input")
+		}
+	})
+}
