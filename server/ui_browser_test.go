@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/emersion/go-smtp"
 	"github.com/photovault/photovault/store"
 )
 
@@ -57,6 +60,7 @@ func (l uiLogEntry) String() string {
 // every tab gets its own browser context (cookies, storage).
 type uiBrowser struct {
 	e       *testEnv
+	mail    *inbox // the server's SMTP server
 	base    string
 	browser context.Context
 	shots   string
@@ -81,7 +85,10 @@ func TestBrowserUI(t *testing.T) {
 	if _, err := os.Stat(uiChromium); err != nil {
 		t.Skip("chromium not installed at " + uiChromium)
 	}
-	e := newTestEnv(t, nil)
+	// A local SMTP server, so the owner app can email links.
+	box, port := uiStartMail(t)
+	e := newTestEnv(t, map[string]string{"PHOTOVAULT_SMTP_HOST": "127.0.0.1", "PHOTOVAULT_SMTP_PORT": strconv.Itoa(port),
+		"PHOTOVAULT_SMTP_TLS": "none", "PHOTOVAULT_SMTP_FROM": "studio@example.com"})
 	// Share links are built on the public URL, as behind a proxy: here it is
 	// the test listener (set before the first request).
 	e.cfg.PublicURL = e.http.URL
@@ -91,6 +98,7 @@ func TestBrowserUI(t *testing.T) {
 
 	f := uiSetup(t, e)
 	b := uiStartBrowser(t, e)
+	b.mail = box
 
 	t.Run("Gallery", func(t *testing.T) { b.testGallery(t, f) })
 	t.Run("PasswordShare", func(t *testing.T) { b.testPasswordShare(t, f) })
@@ -129,6 +137,64 @@ func uiSetup(t *testing.T, e *testEnv) uiFixture {
 	uiReady(t, e, e.addPhoto(o, xa.ID, uiXSSFilename, makeJPEG(t, 480, 320, 7)).ID)
 	f.xss = e.share(o, map[string]any{"album_id": xa.ID, "download": "preview"})
 	return f
+}
+
+// uiStartMail starts the test inbox (notify_test.go) as an SMTP server on
+// 127.0.0.1 that refuses every recipient at bounce.example, as a mail server
+// refuses an unknown address.
+func uiStartMail(t *testing.T) (*inbox, int) {
+	t.Helper()
+	box := &inbox{}
+	srv := smtp.NewServer(uiBouncer{box})
+	srv.Domain = "localhost"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l) //nolint:errcheck // ends when closed
+	t.Cleanup(func() { srv.Close() })
+	return box, l.Addr().(*net.TCPAddr).Port
+}
+
+type uiBouncer struct{ *inbox }
+
+func (b uiBouncer) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s, err := b.inbox.NewSession(c)
+	return uiBounceSession{s}, err
+}
+
+type uiBounceSession struct{ smtp.Session }
+
+func (s uiBounceSession) Rcpt(to string, o *smtp.RcptOptions) error {
+	if strings.HasSuffix(to, "@bounce.example") {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	}
+	return s.Session.Rcpt(to, o)
+}
+
+// waitMail waits for an email whose raw text contains every one of want, and
+// returns it.
+func (b *uiBrowser) waitMail(t *testing.T, what string, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(uiStepTimeout)
+	for {
+		b.mail.mu.Lock()
+		msgs := append([]string(nil), b.mail.msgs...)
+		b.mail.mu.Unlock()
+		for _, m := range msgs {
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(m, w)
+			}
+			if ok {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no email %s (containing %q) among %d", what, want, len(msgs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // uiReady marks a photo ready, as the derivative worker (not running in
@@ -531,35 +597,85 @@ func (b *uiBrowser) testOwnerApp(t *testing.T, f uiFixture) {
 	}
 
 	uiDo(t, ctx, "open the client links tab", chromedp.Click(chromedp.CSS(`nav.tabs a[href$="/shares"]`)))
+	const form = ".shares-layout form "
+	const messageHidden = `document.querySelector('.shares-layout form textarea[name=message]').closest('label').hidden`
 	uiDo(t, ctx, "fill the share form",
-		chromedp.WaitVisible(chromedp.CSS(".shares-layout form input[name=label]")),
-		chromedp.SendKeys(chromedp.CSS(".shares-layout form input[name=label]"), "From the browser"),
-		chromedp.SetValue(chromedp.CSS(".shares-layout form select[name=download]"), "original"),
-		chromedp.Click(chromedp.CSS(".shares-layout form button[type=submit]")))
+		chromedp.WaitVisible(chromedp.CSS(form+"input[name=label]")),
+		chromedp.SendKeys(chromedp.CSS(form+"input[name=label]"), "From the browser"),
+		chromedp.SetValue(chromedp.CSS(form+"select[name=download]"), "original"),
+		chromedp.SendKeys(chromedp.CSS(form+"input[name=selection_limit]"), "3"),
+		chromedp.Click(chromedp.CSS(form+"input[name=notify_first_view]")))
+	// The message to the client shows once there is an address to send to.
+	if !uiEval[bool](t, ctx, messageHidden) {
+		t.Error("message field shown without an email address")
+	}
+	uiDo(t, ctx, "enter the client's email", chromedp.SendKeys(chromedp.CSS(form+"input[name=send_to]"), "ada@example.com"))
+	uiWait(t, ctx, "message field", "!"+messageHidden)
+	uiDo(t, ctx, "write a message and create",
+		chromedp.SendKeys(chromedp.CSS(form+"textarea[name=message]"), "See you at the studio on Friday."),
+		chromedp.Click(chromedp.CSS(form+"button[type=submit]")))
 	uiWait(t, ctx, "created link", `!!(document.querySelector('.created input.mono') || {}).value`)
 	link := uiEval[string](t, ctx, `document.querySelector('.created input.mono').value`)
 	if !strings.HasPrefix(link, b.base+"/s/") || len(strings.TrimPrefix(link, b.base+"/s/")) != 43 {
 		t.Fatalf("created link %q, want %s/s/<43-char token>", link, b.base)
 	}
+	token := strings.TrimPrefix(link, b.base+"/s/")
+	if got := uiText(t, ctx, ".created .invite-sent"); got != "Emailed to ada@example.com." {
+		t.Errorf("invite note %q, want %q", got, "Emailed to ada@example.com.")
+	}
+	if !strings.Contains(uiText(t, ctx, ".created .warn"), "Copy this link now") {
+		t.Error("the created card no longer says to copy the link now")
+	}
+	// The client got the link and the message.
+	b.waitMail(t, "with the link to ada@example.com", "ada@example.com", token, "See you at the studio on Friday.")
+	// The form is reset, the message field hidden again.
+	if !uiEval[bool](t, ctx, messageHidden+` && document.querySelector('.shares-layout form input[name=selection_limit]').value === ''
+		&& !document.querySelector('.shares-layout form input[name=notify_first_view]').checked`) {
+		t.Error("share form not reset after creating a link")
+	}
 	uiWait(t, ctx, "the new link in the list", `[...document.querySelectorAll('.share-list h3')].some((h) => h.textContent === 'From the browser')`)
 	if strings.Contains(uiEval[string](t, ctx, `document.querySelector('.share-list').textContent`), strings.TrimPrefix(link, b.base+"/s/")) {
 		t.Error("the share list shows the token")
 	}
-	// The server has it with the chosen options.
+	// A refused address: the link is made, and the owner told to send it.
+	uiDo(t, ctx, "create a link for an address that bounces",
+		chromedp.SendKeys(chromedp.CSS(form+"input[name=label]"), "Bounced"),
+		chromedp.SendKeys(chromedp.CSS(form+"input[name=send_to]"), "nobody@bounce.example"),
+		chromedp.Click(chromedp.CSS(form+"button[type=submit]")))
+	uiWait(t, ctx, "invite failure", `!!document.querySelector('.created .invite-failed')`)
+	if got := uiText(t, ctx, ".created .invite-failed"); got != "The email could not be sent — copy the link and send it yourself." {
+		t.Errorf("invite failure note %q", got)
+	}
+	if l := uiEval[string](t, ctx, `document.querySelector('.created input.mono').value`); l == link || !strings.HasPrefix(l, b.base+"/s/") {
+		t.Errorf("second link %q", l)
+	}
+	if n := uiEval[int](t, ctx, `document.querySelectorAll('.created .invite-sent').length`); n != 0 {
+		t.Error("a failed invite is also reported as sent")
+	}
+	uiWait(t, ctx, "the bounced link in the list", `[...document.querySelectorAll('.share-list h3')].some((h) => h.textContent === 'Bounced')`)
+
+	// The server has them with the chosen options, and no more.
 	_, body := b.e.do("GET", "/api/shares", nil, f.owner.bearer())
-	var found bool
+	var found, bounced bool
 	for _, s := range decode[struct {
 		Items []shareView `json:"items"`
 	}](t, body).Items {
-		if s.Label == "From the browser" {
+		switch s.Label {
+		case "From the browser":
 			found = true
-			if s.AlbumID != f.album || s.Download != "original" || !s.StripLocation || s.ExpiresAt == nil {
+			if s.AlbumID != f.album || s.Download != "original" || !s.StripLocation || s.ExpiresAt == nil ||
+				s.SelectionLimit == nil || *s.SelectionLimit != 3 || !s.NotifyFirstView {
 				t.Errorf("created share %+v", s)
+			}
+		case "Bounced":
+			bounced = true
+			if s.SelectionLimit != nil || s.NotifyFirstView || s.Download != "preview" {
+				t.Errorf("second share kept options of the first: %+v", s)
 			}
 		}
 	}
-	if !found {
-		t.Fatalf("share not on the server: %s", body)
+	if !found || !bounced {
+		t.Fatalf("shares not on the server: %s", body)
 	}
 
 	// The link opens the gallery for a client (a fresh browser context).
@@ -569,6 +685,8 @@ func (b *uiBrowser) testOwnerApp(t *testing.T, f uiFixture) {
 	if got := uiText(t, client, ".g-head h1"); got != uiAlbumTitle {
 		t.Errorf("gallery title %q", got)
 	}
+	// notify_first_view: the studio hears of the first visit.
+	b.waitMail(t, "on the first view", "opened for the first time", "From the browser")
 }
 
 // ownerLogin signs in through the form (the UI uses cookie mode) and waits

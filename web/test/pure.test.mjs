@@ -3,7 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { formatBytes, retryAfterSeconds, plural, until, parseTime } from '../src/lib/format.js';
 import { apiError, uploadErrorMessage, parseJSON, ApiError } from '../src/lib/http.js';
-import { shareStatus, shareRequest, shareLink, dailyBars, EXPIRY_PRESETS } from '../src/lib/share.js';
+import { shareStatus, shareRequest, shareLink, inviteOutcome, dailyBars, EXPIRY_PRESETS } from '../src/lib/share.js';
 import { tokenFromPath, storageKey, Favourites, previewSize, tileRatio, downloadURL, selectionError } from '../src/gallery/logic.js';
 
 test('formatBytes', () => {
@@ -71,6 +71,43 @@ test('shareRequest leaves empty options out and keeps strip_location on by defau
   });
   assert.equal(shareRequest('a', { maxViews: '-3', expiresIn: '0' }).max_views, undefined);
   assert.equal(shareRequest('a', { expiresIn: '0' }).expires_in_seconds, undefined);
+});
+
+test('shareRequest sends the favourites limit, first-view notice and email only when set', () => {
+  // Unset, as the form reads an untouched form: nothing new in the body.
+  assert.deepEqual(shareRequest('a1', { download: 'none', selectionLimit: '', notifyFirstView: false, sendTo: '', message: '' }),
+    { album_id: 'a1', download: 'none', strip_location: true });
+  const full = shareRequest('a1', {
+    download: 'preview', selectionLimit: '3', notifyFirstView: true, sendTo: '  ada@example.com ', message: '  See you soon!\nThe studio  ',
+  });
+  assert.deepEqual(full, {
+    album_id: 'a1', download: 'preview', strip_location: true, selection_limit: 3, notify_first_view: true,
+    send_to: 'ada@example.com', message: 'See you soon!\nThe studio',
+  });
+  assert.equal(typeof full.selection_limit, 'number');
+  assert.equal(shareRequest('a', { selectionLimit: 12 }).selection_limit, 12);
+  for (const bad of ['0', '-2', '2.5', 'abc', 0, NaN, undefined]) {
+    assert.equal('selection_limit' in shareRequest('a', { selectionLimit: bad }), false, String(bad));
+  }
+  // Only a real true asks for the notice (a checkbox's checked).
+  assert.equal('notify_first_view' in shareRequest('a', { notifyFirstView: 'false' }), false);
+  // A message without an address is not sent (the server would mail nobody).
+  assert.deepEqual(shareRequest('a', { message: 'hello' }), { album_id: 'a', download: 'preview', strip_location: true });
+  assert.equal('send_to' in shareRequest('a', { sendTo: '   ' }), false);
+  // An address with a blank message sends no message.
+  assert.deepEqual(shareRequest('a', { sendTo: 'x@example.com', message: '  ' }),
+    { album_id: 'a', download: 'preview', strip_location: true, send_to: 'x@example.com' });
+});
+
+test('inviteOutcome reports the email only when one was asked for', () => {
+  assert.equal(inviteOutcome({ invite_sent: true }, ''), null);
+  assert.equal(inviteOutcome({}, undefined), null);
+  assert.deepEqual(inviteOutcome({ invite_sent: true }, ' ada@example.com '), { sent: true, text: 'Emailed to ada@example.com.' });
+  const failed = inviteOutcome({ invite_sent: false }, 'ada@example.com');
+  assert.equal(failed.sent, false);
+  assert.match(failed.text, /could not be sent.*copy the link/i);
+  // An answer without invite_sent is not taken as sent.
+  assert.equal(inviteOutcome({ url: '/s/x' }, 'ada@example.com').sent, false);
 });
 
 test('shareLink resolves relative URLs and falls back to the token', () => {

@@ -41,9 +41,11 @@ export const STATUS_LABEL = Object.freeze({
 /**
  * Builds the POST /api/shares body from form values. Empty optional fields
  * are left out so the server's defaults apply.
+ * The message goes only with an address to send the link to.
  * @param {string} albumId
  * @param {{label?: string, expiresIn?: number|string, maxViews?: number|string, password?: string,
- *   download?: string, stripLocation?: boolean, watermark?: string, mediaIds?: string[]}} v
+ *   download?: string, stripLocation?: boolean, watermark?: string, mediaIds?: string[],
+ *   selectionLimit?: number|string, notifyFirstView?: boolean, sendTo?: string, message?: string}} v
  */
 export function shareRequest(albumId, v) {
   const body = { album_id: albumId, download: v.download || 'preview', strip_location: v.stripLocation !== false };
@@ -55,7 +57,31 @@ export function shareRequest(albumId, v) {
   if (v.password) body.password = v.password;
   if (v.watermark && v.watermark.trim()) body.watermark = v.watermark.trim();
   if (v.mediaIds && v.mediaIds.length) body.media_ids = v.mediaIds;
+  const sl = Number(v.selectionLimit || 0);
+  if (Number.isInteger(sl) && sl > 0) body.selection_limit = sl;
+  if (v.notifyFirstView === true) body.notify_first_view = true;
+  const to = typeof v.sendTo === 'string' ? v.sendTo.trim() : '';
+  if (to) {
+    body.send_to = to;
+    const msg = typeof v.message === 'string' ? v.message.trim() : '';
+    if (msg) body.message = msg;
+  }
   return body;
+}
+
+/**
+ * What to tell the owner about the invitation email after a share was
+ * created, or null when no email was asked for. A missing invite_sent counts
+ * as not sent: the owner must then pass the link on by hand.
+ * @param {{invite_sent?: boolean}} created POST /api/shares answer
+ * @param {string} [sendTo] the address the link was to be emailed to
+ * @returns {{sent: boolean, text: string}|null}
+ */
+export function inviteOutcome(created, sendTo) {
+  const to = typeof sendTo === 'string' ? sendTo.trim() : '';
+  if (!to) return null;
+  if (created && created.invite_sent === true) return { sent: true, text: `Emailed to ${to}.` };
+  return { sent: false, text: 'The email could not be sent — copy the link and send it yourself.' };
 }
 
 /**

@@ -3,7 +3,7 @@
 import { h, mount, field, icon, ICONS, confirmDialog, toast } from '../lib/dom.js';
 import { messageOf } from '../lib/http.js';
 import { formatDate, formatDateTime, plural, until } from '../lib/format.js';
-import { EXPIRY_PRESETS, DOWNLOAD_MODES, STATUS_LABEL, shareStatus, shareRequest, shareLink, dailyBars } from '../lib/share.js';
+import { EXPIRY_PRESETS, DOWNLOAD_MODES, STATUS_LABEL, shareStatus, shareRequest, shareLink, inviteOutcome, dailyBars } from '../lib/share.js';
 import { mediaURL } from './api.js';
 
 /**
@@ -35,8 +35,8 @@ export function sharesPanel(ctx, panel, album) {
     mount(list, shares.map((s) => shareCard(ctx, s, names, load)));
   };
 
-  const form = createForm(ctx, album, (res) => {
-    showCreated(created, res);
+  const form = createForm(ctx, album, (res, sendTo) => {
+    showCreated(created, res, sendTo);
     load();
   });
   mount(panel,
@@ -50,11 +50,16 @@ export function sharesPanel(ctx, panel, album) {
  * The create-share form.
  * @param {import('./album.js').ViewCtx} ctx
  * @param {any} album
- * @param {(res: any) => void} onCreated
+ * @param {(res: any, sendTo: string) => void} onCreated res and the address the link was emailed to ('' if none)
  */
 function createForm(ctx, album, onCreated) {
   const err = h('p', { class: 'error', attrs: { role: 'alert' } });
   const btn = h('button', { class: 'btn primary block', type: 'submit' }, icon(ICONS.link), h('span', { text: 'Create link' }));
+  // The message to the client only goes with an email, so it shows only then.
+  const sendTo = h('input', { name: 'send_to', type: 'email', autocomplete: 'off', maxLength: 254, placeholder: 'client@example.com', oninput: () => syncMessage() });
+  const messageField = h('label', { class: 'field', hidden: true }, h('span', { text: 'Message to your client (optional)' }),
+    h('textarea', { name: 'message', rows: 3, maxLength: 2000 }));
+  const syncMessage = () => { messageField.hidden = !sendTo.value.trim(); };
   const form = h('form', {
     class: 'stack',
     autocomplete: 'off',
@@ -71,10 +76,15 @@ function createForm(ctx, album, onCreated) {
           download: field(form, 'download'),
           stripLocation: field(form, 'strip_location'),
           watermark: field(form, 'watermark'),
+          selectionLimit: field(form, 'selection_limit'),
+          notifyFirstView: field(form, 'notify_first_view'),
+          sendTo: field(form, 'send_to'),
+          message: field(form, 'message'),
         });
         const res = await ctx.api.createShare(body);
         form.reset();
-        onCreated(res);
+        syncMessage();
+        onCreated(res, body.send_to || '');
       } catch (ex) {
         err.textContent = messageOf(ex);
       } finally {
@@ -97,6 +107,12 @@ function createForm(ctx, album, onCreated) {
     h('span', { text: 'Remove GPS location from downloads' })),
   h('label', { class: 'field' }, h('span', { text: 'Watermark text (optional)' }),
     h('input', { name: 'watermark', maxLength: 100, placeholder: 'e.g. © Studio Name' })),
+  h('label', { class: 'field' }, h('span', { text: 'Favourites limit' }),
+    h('input', { name: 'selection_limit', type: 'number', min: 1, step: 1, inputMode: 'numeric', placeholder: 'No limit' })),
+  h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'notify_first_view' }),
+    h('span', { text: 'Email me when the link is first opened' })),
+  h('label', { class: 'field' }, h('span', { text: 'Email the link to (optional)' }), sendTo),
+  messageField,
   err, btn);
   return form;
 }
@@ -105,9 +121,11 @@ function createForm(ctx, album, onCreated) {
  * Shows a just-created link once, with a copy button.
  * @param {HTMLElement} slot
  * @param {any} res POST /api/shares answer
+ * @param {string} [sendTo] the address the link was to be emailed to
  */
-function showCreated(slot, res) {
+function showCreated(slot, res, sendTo) {
   const url = shareLink(res, location.origin);
+  const invite = inviteOutcome(res, sendTo);
   const input = h('input', { class: 'mono', readOnly: true, value: url, attrs: { 'aria-label': 'Client link' }, onfocus: () => input.select() });
   const copy = h('button', {
     class: 'btn primary', type: 'button', text: 'Copy',
@@ -119,6 +137,7 @@ function showCreated(slot, res) {
   mount(slot, h('section', { class: 'card created' },
     h('div', { class: 'row' }, h('h2', { class: 'grow', text: 'Link created' }),
       h('button', { class: 'icon-btn', type: 'button', attrs: { 'aria-label': 'Dismiss' }, onclick: () => slot.replaceChildren() }, icon(ICONS.close))),
+    invite ? h('p', { class: invite.sent ? 'invite-sent' : 'warn invite-failed', attrs: { role: 'status' }, text: invite.text }) : null,
     h('p', { class: 'warn', text: 'Copy this link now and send it to your client. It is stored only as a fingerprint, so it cannot be shown again.' }),
     h('div', { class: 'row copy-row' }, input, copy)));
   input.focus();
@@ -183,6 +202,8 @@ function shareCard(ctx, s, names, reload) {
     (DOWNLOAD_MODES.find((m) => m.value === s.download) || { label: s.download || '' }).label,
     s.requires_password || s.has_password || s.password_protected ? 'password' : null,
     s.watermark ? `watermark “${s.watermark}”` : null,
+    s.selection_limit ? `up to ${plural(s.selection_limit, 'favourite')}` : null,
+    s.notify_first_view ? 'email on first view' : null,
     Array.isArray(s.media_ids) && s.media_ids.length ? plural(s.media_ids.length, 'photo') : null,
   ].filter(Boolean);
   setPressed();
