@@ -2,6 +2,7 @@ package jpegscale
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/jpeg"
@@ -326,4 +327,59 @@ func FuzzDecode(f *testing.F) {
 		}
 		planesOf(t, img)
 	})
+}
+
+// widenDQT rewrites every 8-bit quantisation table of a JPEG as a 16-bit
+// one (Pq = 1, as SOF1 extended files may carry): the same values, so the
+// decoded image must not change.
+func widenDQT(t *testing.T, src []byte) []byte {
+	t.Helper()
+	out := append([]byte(nil), src[:2]...)
+	p := 2
+	for p+4 <= len(src) && src[p] == 0xFF && src[p+1] != 0xDA {
+		l := int(binary.BigEndian.Uint16(src[p+2:]))
+		seg := src[p+4 : p+2+l]
+		if src[p+1] != 0xDB {
+			out = append(out, src[p:p+2+l]...)
+			p += 2 + l
+			continue
+		}
+		var body []byte
+		for len(seg) >= 65 {
+			body = append(body, 0x10|seg[0]&15)
+			for _, v := range seg[1:65] {
+				body = binary.BigEndian.AppendUint16(body, uint16(v))
+			}
+			seg = seg[65:]
+		}
+		out = append(out, 0xFF, 0xDB)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(body)+2))
+		out = append(out, body...)
+		p += 2 + l
+	}
+	return append(out, src[p:]...)
+}
+
+func TestDecode16BitQuantTables(t *testing.T) {
+	src := readFixture(t, "422.jpg")
+	wide := widenDQT(t, src)
+	if bytes.Equal(wide, src) || !bytes.Contains(wide, []byte{0xFF, 0xDB, 0x00, 0x83, 0x10}) {
+		t.Fatal("no 16-bit table written")
+	}
+	for _, s := range []int{1, 2} {
+		want, err := Decode(src, s, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(wide, s, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gp, wp := planesOf(t, got), planesOf(t, want)
+		for i := range wp {
+			if _, d := compare(t, gp[i], wp[i]); d != 0 {
+				t.Errorf("scale 1/%d plane %d differs by %d", s, i, d)
+			}
+		}
+	}
 }
