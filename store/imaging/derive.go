@@ -276,21 +276,8 @@ func ycbcrPlanes(m *image.YCbCr) (y, cb, cr plane, ok bool) {
 		return plane{}, plane{}, plane{}, false
 	}
 	w, h := b.Dx(), b.Dy()
-	var cw, ch int
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio444:
-		cw, ch = w, h
-	case image.YCbCrSubsampleRatio422:
-		cw, ch = (w+1)/2, h
-	case image.YCbCrSubsampleRatio420:
-		cw, ch = (w+1)/2, (h+1)/2
-	case image.YCbCrSubsampleRatio440:
-		cw, ch = w, (h+1)/2
-	case image.YCbCrSubsampleRatio411:
-		cw, ch = (w+3)/4, h
-	case image.YCbCrSubsampleRatio410:
-		cw, ch = (w+3)/4, (h+1)/2
-	default:
+	cw, ch, known := jpegscale.ChromaSize(m.SubsampleRatio, w, h)
+	if !known {
 		return plane{}, plane{}, plane{}, false
 	}
 	if len(m.Y) < (h-1)*m.YStride+w || len(m.Cb) < (ch-1)*m.CStride+cw || len(m.Cr) < (ch-1)*m.CStride+cw {

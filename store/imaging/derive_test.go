@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/photovault/photovault/store/imaging/imagingtest"
 	"golang.org/x/image/draw"
 )
 
@@ -275,26 +276,11 @@ func TestDeriveFromToolFormats(t *testing.T) {
 	}
 }
 
-// filler yields n bytes that are not 0xFF and counts what was read.
-type filler struct{ n, read int64 }
-
-func (f *filler) Read(p []byte) (int, error) {
-	if f.read >= f.n {
-		return 0, io.EOF
-	}
-	p = p[:min(int64(len(p)), f.n-f.read)]
-	for i := range p {
-		p[i] = 0x5A
-	}
-	f.read += int64(len(p))
-	return len(p), nil
-}
-
 func TestDeriveJPEGReadsOnlyTheImage(t *testing.T) {
 	// A JPEG followed by a gigabyte (MPF previews, or an upload padded to
 	// exhaust memory): Derive reads the image and a buffer's worth more.
 	src := makeJPEG(t, 2400, 1600)
-	tail := &filler{n: 1 << 30}
+	tail := &imagingtest.Filler{N: 1 << 30}
 	r := io.MultiReader(bytes.NewReader(src), tail)
 	p, _, err := Derive(r, detect(t, src), 1)
 	if err != nil {
@@ -303,8 +289,8 @@ func TestDeriveJPEGReadsOnlyTheImage(t *testing.T) {
 	if w, h := jpegSize(t, p); w != 2048 || h != 1365 {
 		t.Errorf("preview %dx%d", w, h)
 	}
-	if tail.read > 1<<17 {
-		t.Errorf("read %d bytes past the image", tail.read)
+	if tail.Count > 1<<17 {
+		t.Errorf("read %d bytes past the image", tail.Count)
 	}
 }
 

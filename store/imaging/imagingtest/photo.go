@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -51,4 +52,21 @@ func Photo24MP() ([]byte, string, error) {
 		return nil, "", fmt.Errorf("imagingtest: %w", err)
 	}
 	return buf.Bytes(), p, nil
+}
+
+// Filler is a reader of N bytes that are never 0xFF (so they hold no JPEG
+// marker), standing for whatever follows an image in a stream; Count is
+// how many were read.
+type Filler struct{ N, Count int64 }
+
+func (f *Filler) Read(p []byte) (int, error) {
+	if f.Count >= f.N {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), f.N-f.Count)]
+	for i := range p {
+		p[i] = byte(i%254) + 1
+	}
+	f.Count += int64(len(p))
+	return len(p), nil
 }

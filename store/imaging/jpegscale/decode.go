@@ -351,6 +351,26 @@ func (d *decoder) parseSOS(seg []byte) error {
 	return nil
 }
 
+// ChromaSize returns the size of the Cb and Cr planes of a w×h image.YCbCr
+// with subsample ratio r, as image.YCbCr lays them out.
+func ChromaSize(r image.YCbCrSubsampleRatio, w, h int) (cw, ch int, ok bool) {
+	switch r {
+	case image.YCbCrSubsampleRatio444:
+		return w, h, true
+	case image.YCbCrSubsampleRatio422:
+		return (w + 1) / 2, h, true
+	case image.YCbCrSubsampleRatio420:
+		return (w + 1) / 2, (h + 1) / 2, true
+	case image.YCbCrSubsampleRatio440:
+		return w, (h + 1) / 2, true
+	case image.YCbCrSubsampleRatio411:
+		return (w + 3) / 4, h, true
+	case image.YCbCrSubsampleRatio410:
+		return (w + 3) / 4, (h + 1) / 2, true
+	}
+	return 0, 0, false
+}
+
 func ratio(h, v int) (image.YCbCrSubsampleRatio, bool) {
 	switch {
 	case h == 1 && v == 1:

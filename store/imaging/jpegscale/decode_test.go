@@ -45,20 +45,9 @@ func planesOf(t testing.TB, img image.Image) []plane {
 		return []plane{{m.Rect.Dx(), m.Rect.Dy(), m.Stride, m.Pix}}
 	case *image.YCbCr:
 		w, h := m.Rect.Dx(), m.Rect.Dy()
-		var cw, ch int
-		switch m.SubsampleRatio {
-		case image.YCbCrSubsampleRatio444:
-			cw, ch = w, h
-		case image.YCbCrSubsampleRatio422:
-			cw, ch = (w+1)/2, h
-		case image.YCbCrSubsampleRatio420:
-			cw, ch = (w+1)/2, (h+1)/2
-		case image.YCbCrSubsampleRatio440:
-			cw, ch = w, (h+1)/2
-		case image.YCbCrSubsampleRatio411:
-			cw, ch = (w+3)/4, h
-		case image.YCbCrSubsampleRatio410:
-			cw, ch = (w+3)/4, (h+1)/2
+		cw, ch, ok := ChromaSize(m.SubsampleRatio, w, h)
+		if !ok {
+			t.Fatalf("unknown subsample ratio %v", m.SubsampleRatio)
 		}
 		return []plane{
 			{w, h, m.YStride, m.Y},

@@ -6,28 +6,15 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/photovault/photovault/store/imaging/imagingtest"
 )
-
-// endless yields n filler bytes (no 0xFF) and counts what was read.
-type endless struct{ n, read int64 }
-
-func (e *endless) Read(p []byte) (int, error) {
-	if e.read >= e.n {
-		return 0, io.EOF
-	}
-	p = p[:min(int64(len(p)), e.n-e.read)]
-	for i := range p {
-		p[i] = byte(i%254) + 1
-	}
-	e.read += int64(len(p))
-	return len(p), nil
-}
 
 func TestReadStopsAtTheEndOfTheScan(t *testing.T) {
 	for _, name := range supported {
 		src := readFixture(t, name)
 		eoi := bytes.LastIndex(src, []byte{0xFF, 0xD9})
-		tail := &endless{n: 1 << 30}
+		tail := &imagingtest.Filler{N: 1 << 30}
 		data, rest, ok, err := Read(io.MultiReader(bytes.NewReader(src), tail), 1<<30)
 		if err != nil || !ok {
 			t.Fatalf("%s: ok %v, err %v", name, ok, err)
@@ -35,8 +22,8 @@ func TestReadStopsAtTheEndOfTheScan(t *testing.T) {
 		if !bytes.Equal(data, src[:eoi]) {
 			t.Fatalf("%s: Read kept %d bytes, want the %d before EOI", name, len(data), eoi)
 		}
-		if tail.read > 1<<17 {
-			t.Errorf("%s: read %d bytes of what follows the image", name, tail.read)
+		if tail.Count > 1<<17 {
+			t.Errorf("%s: read %d bytes of what follows the image", name, tail.Count)
 		}
 		// What Read kept plus rest is the stream, unchanged.
 		next := make([]byte, 2)
@@ -87,7 +74,7 @@ func TestReadBoundsTheScan(t *testing.T) {
 	binary.BigEndian.PutUint16(hdr[sof+5:], 16)
 	binary.BigEndian.PutUint16(hdr[sof+7:], 16)
 	sos := []byte{0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0}
-	tail := &endless{n: 1 << 30}
+	tail := &imagingtest.Filler{N: 1 << 30}
 	data, _, ok, err := Read(io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(sos), tail), 1<<30)
 	if err != nil || ok {
 		t.Fatalf("ok %v, err %v: want a refusal", ok, err)
