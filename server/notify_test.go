@@ -64,7 +64,14 @@ func (s *inboxSession) Logout() error { return nil }
 func startInbox(t *testing.T) (*inbox, int) {
 	t.Helper()
 	b := &inbox{}
-	srv := smtp.NewServer(b)
+	return b, startSMTP(t, b)
+}
+
+// startSMTP serves backend as an SMTP server on 127.0.0.1 until the test
+// ends and returns its port.
+func startSMTP(t *testing.T, backend smtp.Backend) int {
+	t.Helper()
+	srv := smtp.NewServer(backend)
 	srv.Domain = "localhost"
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,7 +79,7 @@ func startInbox(t *testing.T) (*inbox, int) {
 	}
 	go srv.Serve(l) //nolint:errcheck // ends when closed
 	t.Cleanup(func() { srv.Close() })
-	return b, l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func TestShareEmails(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -145,15 +144,7 @@ func uiSetup(t *testing.T, e *testEnv) uiFixture {
 func uiStartMail(t *testing.T) (*inbox, int) {
 	t.Helper()
 	box := &inbox{}
-	srv := smtp.NewServer(uiBouncer{box})
-	srv.Domain = "localhost"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l) //nolint:errcheck // ends when closed
-	t.Cleanup(func() { srv.Close() })
-	return box, l.Addr().(*net.TCPAddr).Port
+	return box, startSMTP(t, uiBouncer{box})
 }
 
 type uiBouncer struct{ *inbox }
