@@ -74,6 +74,7 @@ type uiFixture struct {
 	album    string
 	photos   []string
 	share    shareView // download=original, no password
+	limited  shareView // selection_limit 2
 	locked   shareView // password protected
 	password string
 	revoked  shareView
@@ -100,6 +101,7 @@ func TestBrowserUI(t *testing.T) {
 	b.mail = box
 
 	t.Run("Gallery", func(t *testing.T) { b.testGallery(t, f) })
+	t.Run("SelectionLimit", func(t *testing.T) { b.testSelectionLimit(t, f) })
 	t.Run("PasswordShare", func(t *testing.T) { b.testPasswordShare(t, f) })
 	t.Run("DeadLinks", func(t *testing.T) { b.testDeadLinks(t, f) })
 	t.Run("XSS", func(t *testing.T) { b.testXSS(t, f) })
@@ -128,6 +130,7 @@ func uiSetup(t *testing.T, e *testEnv) uiFixture {
 	}
 	f.share = e.share(o, map[string]any{"album_id": a.ID, "download": "original", "label": "proofs"})
 	f.locked = e.share(o, map[string]any{"album_id": a.ID, "password": f.password, "label": "locked"})
+	f.limited = e.share(o, map[string]any{"album_id": a.ID, "selection_limit": 2, "label": "limited"})
 	f.revoked = e.share(o, map[string]any{"album_id": a.ID, "label": "revoked"})
 	if resp, b := e.do("DELETE", "/api/shares/"+f.revoked.ID, nil, o.bearer()); resp.StatusCode != 204 {
 		t.Fatalf("revoke: %d %s", resp.StatusCode, b)
@@ -462,6 +465,118 @@ func (b *uiBrowser) testGallery(t *testing.T, f uiFixture) {
 	// Favourites persist in localStorage, keyed by a hash and never by the token.
 	if st := uiEval[string](t, ctx, `JSON.stringify(localStorage)`); strings.Contains(st, f.share.Token) || !strings.Contains(st, f.photos[1]) {
 		t.Errorf("localStorage %s: token leaked or favourite missing", st)
+	}
+}
+
+// testSelectionLimit: on a share that allows 2 favourites the gallery says
+// so, refuses a third from the grid and from the lightbox, shows favourites
+// kept from before over the limit honestly and will not send them, and sends
+// exactly the 2.
+func (b *uiBrowser) testSelectionLimit(t *testing.T, f uiFixture) {
+	const (
+		refused = "You can pick up to 2 photos — remove one to add another."
+		over    = "You can pick up to 2 photos — remove one to send your selection."
+		heart   = ".g-grid figure.g-item:nth-child(%d) .g-heart"
+		notice  = ".g-notices .g-notice"
+	)
+	pressed := func(n int) string {
+		return fmt.Sprintf(`(document.querySelector(%s).getAttribute('aria-pressed') === 'true')`, uiJS(fmt.Sprintf(heart, n)))
+	}
+	count := func(ctx context.Context, want, label string) {
+		t.Helper()
+		if got := uiText(t, ctx, ".g-bar .g-btn:first-child"); got != want {
+			t.Errorf("favourites count %q, want %q", got, want)
+		}
+		if got := uiEval[string](t, ctx, `document.querySelector('.g-bar .g-btn:first-child').getAttribute('aria-label')`); got != label {
+			t.Errorf("favourites button label %q, want %q", got, label)
+		}
+	}
+	// A notice must be on screen with the text, not just in the DOM.
+	shown := func(text string) string {
+		return fmt.Sprintf(`(() => { const n = document.querySelector(%s); if (!n || n.textContent !== %s) return false;
+			const r = n.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight
+				&& getComputedStyle(n).visibility === 'visible' && getComputedStyle(n).opacity === '1'; })()`, uiJS(notice), uiJS(text))
+	}
+
+	ctx := b.tab(t)
+	uiDo(t, ctx, "open gallery", chromedp.Navigate(b.base+"/s/"+f.limited.Token))
+	uiWait(t, ctx, "3 loaded thumbnails", uiThumbsLoaded(3))
+	if got := uiText(t, ctx, ".g-head p.muted"); !strings.Contains(got, "choose up to 2 favourites") {
+		t.Errorf("header %q does not say the limit", got)
+	}
+	count(ctx, "0 of 2", "0 of 2 favourites; show favourites only")
+	uiDo(t, ctx, "heart photos 1 and 2",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(heart, 1))), chromedp.Click(chromedp.CSS(fmt.Sprintf(heart, 2))))
+	uiWait(t, ctx, "two hearts pressed", pressed(1)+" && "+pressed(2))
+	count(ctx, "2 of 2", "2 of 2 favourites; show favourites only")
+
+	// A third from the grid is refused, politely and visibly.
+	uiDo(t, ctx, "heart photo 3", chromedp.Click(chromedp.CSS(fmt.Sprintf(heart, 3))))
+	uiWait(t, ctx, "the refusal", shown(refused))
+	if uiEval[bool](t, ctx, pressed(3)) {
+		t.Error("a third favourite was added past the limit")
+	}
+	if got := uiEval[string](t, ctx, `document.querySelector('.g-notices').getAttribute('role')`); got != "alert" {
+		t.Errorf("notices region role %q, want alert (announced)", got)
+	}
+	count(ctx, "2 of 2", "2 of 2 favourites; show favourites only")
+
+	// And from the lightbox, where the notice shows above the photo.
+	uiDo(t, ctx, "clear the notice and open photo 3",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('.g-notices').replaceChildren()`),
+		chromedp.Click(chromedp.CSS(".g-grid figure.g-item:nth-child(3) .g-link")))
+	uiWait(t, ctx, "lightbox on photo 3", `!!document.querySelector('.pswp.pswp--open .pswp__button--favourite')
+		&& (document.querySelector('.pswp__caption') || {}).textContent === 'IMG_0003.jpg'`)
+	uiDo(t, ctx, "favourite in the lightbox", chromedp.Click(chromedp.CSS(".pswp__button--favourite")))
+	uiWait(t, ctx, "the refusal over the lightbox", shown(refused))
+	if got := uiEval[string](t, ctx, `document.querySelector('.pswp__button--favourite').getAttribute('aria-pressed')`); got != "false" {
+		t.Errorf("lightbox favourite button aria-pressed %q after a refusal", got)
+	}
+	if z := uiEval[string](t, ctx, `getComputedStyle(document.querySelector('.g-notices')).zIndex + '>' + getComputedStyle(document.querySelector('.pswp')).zIndex`); z != "100001>100000" {
+		t.Errorf("notice / lightbox z-index %s: the notice would hide behind the photo", z)
+	}
+	// PhotoSwipe ignores Escape until its opening animation ends: press it
+	// until the lightbox closes.
+	uiWait(t, ctx, "lightbox closed", `!document.querySelector('.pswp')
+		|| (document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true })), false)`)
+
+	// Favourites kept from before the photographer lowered the limit: shown
+	// as they are, and not sent until the client removes one.
+	uiDo(t, ctx, "a third stored favourite, reload",
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const k = Object.keys(localStorage).find((k) => k.startsWith('pv_fav_'));
+			localStorage.setItem(k, JSON.stringify([...JSON.parse(localStorage.getItem(k)), %s])); })()`, uiJS(f.photos[2]))),
+		chromedp.Reload())
+	uiWait(t, ctx, "3 loaded thumbnails after reload", uiThumbsLoaded(3))
+	uiWait(t, ctx, "three hearts pressed", pressed(1)+" && "+pressed(2)+" && "+pressed(3))
+	count(ctx, "3 of 2", "3 of 2 favourites; show favourites only")
+	if got := uiText(t, ctx, ".g-bar .g-limit-note"); got != over {
+		t.Errorf("over-limit note %q, want %q", got, over)
+	}
+	uiDo(t, ctx, "try to send", chromedp.Click(chromedp.CSS(".g-bar .g-btn.primary")))
+	uiWait(t, ctx, "the refusal to send", shown(over))
+	if n := uiEval[int](t, ctx, `document.querySelectorAll('dialog').length`); n != 0 {
+		t.Fatal("the selection form opened with more favourites than the limit")
+	}
+	uiDo(t, ctx, "remove photo 3", chromedp.Click(chromedp.CSS(fmt.Sprintf(heart, 3))))
+	uiWait(t, ctx, "photo 3 removed", "!"+pressed(3)+` && document.querySelector('.g-limit-note').hidden`)
+	count(ctx, "2 of 2", "2 of 2 favourites; show favourites only")
+
+	uiDo(t, ctx, "send the selection",
+		chromedp.Click(chromedp.CSS(".g-bar .g-btn.primary")),
+		chromedp.WaitVisible(chromedp.CSS("dialog .g-form input[name=name]")),
+		chromedp.SendKeys(chromedp.CSS("dialog .g-form input[name=name]"), "Grace Hopper"),
+		chromedp.SendKeys(chromedp.CSS("dialog .g-form input[name=email]"), "grace@example.com"),
+		chromedp.Click(chromedp.CSS("dialog .g-form button[type=submit]")))
+	uiWait(t, ctx, "thank-you state", `!!document.querySelector('dialog .g-thanks')`)
+	resp, body := b.e.do("GET", "/api/shares/"+f.limited.ID+"/selections", nil, f.owner.bearer())
+	if resp.StatusCode != 200 {
+		t.Fatalf("selections: %d %s", resp.StatusCode, body)
+	}
+	sels := decode[struct {
+		Items []selectionView `json:"items"`
+	}](t, body).Items
+	if len(sels) != 1 || strings.Join(sels[0].MediaIDs, ",") != f.photos[0]+","+f.photos[1] {
+		t.Fatalf("selections %s, want one of exactly %s and %s", body, f.photos[0], f.photos[1])
 	}
 }
 

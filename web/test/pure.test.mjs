@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { formatBytes, retryAfterSeconds, plural, until, parseTime } from '../src/lib/format.js';
 import { apiError, uploadErrorMessage, parseJSON, ApiError } from '../src/lib/http.js';
 import { shareStatus, shareRequest, shareLink, inviteOutcome, dailyBars, EXPIRY_PRESETS } from '../src/lib/share.js';
-import { tokenFromPath, storageKey, Favourites, previewSize, tileRatio, downloadURL, selectionError } from '../src/gallery/logic.js';
+import {
+  tokenFromPath, storageKey, Favourites, previewSize, tileRatio, downloadURL, selectionError,
+  selectionLimit, favouritesLabel, limitMessage, overLimit,
+} from '../src/gallery/logic.js';
 
 test('formatBytes', () => {
   assert.equal(formatBytes(0), '0 B');
@@ -186,4 +189,48 @@ test('previewSize, tileRatio, downloadURL, selectionError', () => {
   assert.match(selectionError({ name: ' ', email: 'a@b.co' }, 2), /name/);
   assert.match(selectionError({ name: 'A', email: 'nope' }, 2), /email/);
   assert.equal(selectionError({ name: 'A', email: 'a@b.co' }, 2), '');
+});
+
+test('selectionLimit reads the share field; 0 is no limit', () => {
+  assert.equal(selectionLimit(10), 10);
+  assert.equal(selectionLimit(1), 1);
+  for (const v of [null, undefined, 0, -3, 2.5, '10', NaN, Infinity, {}]) assert.equal(selectionLimit(v), 0, String(v));
+});
+
+test('favouritesLabel and limitMessage say the limit', () => {
+  assert.equal(favouritesLabel(3, 0), '3 favourites');
+  assert.equal(favouritesLabel(1, 0), '1 favourite');
+  assert.equal(favouritesLabel(3, 10), '3 of 10 favourites');
+  assert.equal(favouritesLabel(0, 1), '0 of 1 favourite');
+  assert.equal(limitMessage(10, 10), 'You can pick up to 10 photos — remove one to add another.');
+  assert.equal(limitMessage(1, 1), 'You can pick up to 1 photo — remove one to add another.');
+  assert.equal(limitMessage(11, 10), 'You can pick up to 10 photos — remove one to send your selection.');
+  assert.equal(limitMessage(12, 10), 'You can pick up to 10 photos — remove 2 to send your selection.');
+  assert.equal(overLimit(11, 10), true);
+  assert.equal(overLimit(10, 10), false);
+  assert.equal(overLimit(500, 0), false, 'no limit');
+});
+
+test('Favourites.canAdd: below the limit, or already a favourite', () => {
+  const f = new Favourites(new MemStorage(), 'token-cccccccccccccccc');
+  assert.equal(f.canAdd('a', 2), true);
+  f.toggle('a');
+  f.toggle('b');
+  assert.equal(f.canAdd('c', 2), false, 'a third is refused at a limit of 2');
+  assert.equal(f.canAdd('a', 2), true, 'a favourite can always be removed');
+  assert.equal(f.canAdd('c', 0), true, 'no limit');
+  assert.equal(f.canAdd('c', 3), true);
+  // Kept from before the limit was lowered: shown as is, nothing added.
+  f.toggle('c');
+  assert.equal(f.canAdd('d', 2), false);
+  assert.equal(f.size, 3);
+});
+
+test('selectionError refuses more favourites than the limit', () => {
+  const ok = { name: 'A', email: 'a@b.co' };
+  assert.equal(selectionError(ok, 2, 2), '');
+  assert.equal(selectionError(ok, 3, 2), 'You can pick up to 2 photos — remove one to send your selection.');
+  assert.equal(selectionError(ok, 3, 0), '');
+  assert.match(selectionError(ok, 0, 2), /heart/);
+  assert.match(selectionError({ name: '', email: 'a@b.co' }, 5, 2), /up to 2 photos/, 'the limit is said before the form fields');
 });

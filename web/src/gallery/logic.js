@@ -1,5 +1,5 @@
-// Client gallery logic that needs no DOM: token parsing, favourites storage,
-// preview sizes, download choice. Unit-tested in node.
+// Client gallery logic that needs no DOM: token parsing, favourites storage
+// and their limit, preview sizes, download choice. Unit-tested in node.
 
 /** Share tokens are URL-safe base64: anything else is not a token. */
 const TOKEN_RE = /^[A-Za-z0-9_-]{16,256}$/;
@@ -52,6 +52,14 @@ export class Favourites {
 
   /** @param {string} id */
   has(id) { return this.ids.has(id); }
+
+  /**
+   * Whether id may become (or already is) a favourite under limit: removing
+   * is always allowed, adding only below the limit.
+   * @param {string} id
+   * @param {number} limit from selectionLimit (0: no limit)
+   */
+  canAdd(id, limit) { return this.ids.has(id) || !limit || this.ids.size < limit; }
 
   /** Flips id and returns whether it is now a favourite. @param {string} id */
   toggle(id) {
@@ -116,12 +124,53 @@ export function downloadURL(item, mode) {
 }
 
 /**
+ * The share's selection_limit as a count: a positive integer, or 0 for no
+ * limit (null, absent or nonsense).
+ * @param {unknown} v
+ */
+export function selectionLimit(v) {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 0;
+}
+
+/**
+ * How many favourites there are, against the limit: "3 favourites",
+ * "3 of 10 favourites".
+ * @param {number} count
+ * @param {number} limit from selectionLimit (0: no limit)
+ */
+export function favouritesLabel(count, limit) {
+  if (!limit) return `${count} ${count === 1 ? 'favourite' : 'favourites'}`;
+  return `${count} of ${limit} ${limit === 1 ? 'favourite' : 'favourites'}`;
+}
+
+/**
+ * What the client is told at the limit: why another favourite was refused
+ * (count ≤ limit), or, with more favourites than the limit (kept from before
+ * the photographer lowered it), how many to remove before sending.
+ * @param {number} count
+ * @param {number} limit from selectionLimit (> 0)
+ */
+export function limitMessage(count, limit) {
+  const up = `You can pick up to ${limit} ${limit === 1 ? 'photo' : 'photos'}`;
+  if (count <= limit) return `${up} — remove one to add another.`;
+  const over = count - limit;
+  return `${up} — remove ${over === 1 ? 'one' : over} to send your selection.`;
+}
+
+/** Whether count favourites exceed the limit (0: no limit). @param {number} count @param {number} limit */
+export function overLimit(count, limit) {
+  return limit > 0 && count > limit;
+}
+
+/**
  * Validates the "send my selection" form; returns an error message or ''.
  * @param {{name: string, email: string}} v
  * @param {number} count number of favourites
+ * @param {number} [limit] from selectionLimit (0: no limit)
  */
-export function selectionError(v, count) {
+export function selectionError(v, count, limit = 0) {
   if (!count) return 'Mark at least one photo with the heart first.';
+  if (overLimit(count, limit)) return limitMessage(count, limit);
   if (!v.name || !v.name.trim()) return 'Please enter your name.';
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test((v.email || '').trim())) return 'Please enter a valid email address.';
   return '';

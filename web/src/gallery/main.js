@@ -1,11 +1,15 @@
 // Client gallery at /s/{token}: lock screen, justified grid, PhotoSwipe
-// lightbox, favourites and "send my selection". Every piece of user text
-// (studio, title, filenames) goes through textContent.
+// lightbox, favourites (within the share's selection limit) and "send my
+// selection". Every piece of user text (studio, title, filenames) goes through
+// textContent.
 import '../css/gallery.css';
 import { h, mount, modal, field, icon, ICONS, toast } from '../lib/dom.js';
 import { apiError, ApiError, messageOf, parseJSON } from '../lib/http.js';
 import { formatDate, plural, retryAfterSeconds } from '../lib/format.js';
-import { tokenFromPath, Favourites, previewSize, tileRatio, downloadURL, selectionError } from './logic.js';
+import {
+  tokenFromPath, Favourites, previewSize, tileRatio, downloadURL, selectionError,
+  selectionLimit, favouritesLabel, limitMessage, overLimit,
+} from './logic.js';
 
 /** The gallery of one share link. */
 class Gallery {
@@ -26,6 +30,8 @@ class Gallery {
     let storage = null;
     try { storage = window.localStorage; } catch { /* blocked */ }
     this.favs = new Favourites(storage, token);
+    /** the most favourites the client may send (0: no limit) */
+    this.limit = 0;
     /** @type {Map<string, HTMLElement>} */
     this.tiles = new Map();
     this.pswp = null;
@@ -89,6 +95,8 @@ class Gallery {
       return;
     }
     this.items = Array.isArray(content && content.items) ? content.items : [];
+    const c = content && typeof content === 'object' ? content : {};
+    this.limit = selectionLimit('selection_limit' in c ? c.selection_limit : (this.meta || {}).selection_limit);
     // meta hides a password share's title until it is unlocked: the content
     // (only served unlocked) has it.
     if (content && this.meta) {
@@ -181,12 +189,19 @@ class Gallery {
   show() {
     const m = this.meta || {};
     const sub = [plural(this.items.length, 'photo')];
+    if (this.limit) sub.push(`choose up to ${plural(this.limit, 'favourite')}`);
     if (m.expires_at) sub.push(`available until ${formatDate(m.expires_at)}`);
     this.favBtn = h('button', {
       class: 'g-btn', type: 'button', attrs: { 'aria-pressed': 'false' },
       onclick: () => { this.onlyFavs = !this.onlyFavs; this.renderGrid(); this.paintBar(); },
     });
     this.sendBtn = h('button', { class: 'g-btn primary', type: 'button', onclick: () => this.sendSelection() });
+    // More favourites than the limit (kept from before it was lowered): said
+    // here until the client removes some.
+    this.limitNote = h('p', { class: 'g-limit-note', id: 'g-limit-note', attrs: { role: 'status' } });
+    // Refusals (a heart past the limit) are announced from one live region
+    // that exists before its first message; it shows above the lightbox too.
+    this.notices = h('div', { class: 'g-notices', attrs: { role: 'alert' } });
     const zip = m.download && m.download !== 'none' && this.items.length
       ? h('a', { class: 'g-btn', href: `${this.base}/zip`, download: '', rel: 'noopener' }, icon(ICONS.download), h('span', { text: 'Download all' }))
       : null;
@@ -197,9 +212,10 @@ class Gallery {
         m.studio ? h('p', { class: 'studio', text: m.studio }) : null,
         h('h1', { text: m.title || 'Gallery' }),
         h('p', { class: 'muted', text: sub.join(' · ') })),
-      h('nav', { class: 'g-bar', attrs: { 'aria-label': 'Gallery actions' } }, this.favBtn, h('span', { class: 'spacer' }), zip, this.sendBtn),
+      h('nav', { class: 'g-bar', attrs: { 'aria-label': 'Gallery actions' } }, this.favBtn, h('span', { class: 'spacer' }), zip, this.sendBtn, this.limitNote),
       h('main', {}, this.emptyNote, this.grid),
-      h('footer', { class: 'g-foot muted' }, m.studio ? `© ${m.studio}` : ''));
+      h('footer', { class: 'g-foot muted' }, m.studio ? `© ${m.studio}` : ''),
+      this.notices);
     this.renderGrid();
     this.paintBar();
     // Warm the lightbox code once the page is idle.
@@ -214,12 +230,32 @@ class Gallery {
 
   paintBar() {
     const n = this.favs.size;
-    mount(this.favBtn, icon(ICONS.heart, `icon heart-icon${n ? ' on' : ''}`), h('span', { text: this.onlyFavs ? `Favourites (${n})` : `${n}` }));
+    const count = this.limit ? `${n} of ${this.limit}` : `${n}`;
+    const label = favouritesLabel(n, this.limit);
+    const over = overLimit(n, this.limit);
+    mount(this.favBtn, icon(ICONS.heart, `icon heart-icon${n ? ' on' : ''}`), h('span', { text: this.onlyFavs ? `Favourites (${count})` : count }));
+    this.favBtn.classList.toggle('over', over);
     this.favBtn.setAttribute('aria-pressed', String(this.onlyFavs));
     this.favBtn.title = this.onlyFavs ? 'Show all photos' : 'Show favourites only';
-    this.favBtn.setAttribute('aria-label', this.onlyFavs ? `Showing ${plural(n, 'favourite')}; show all photos` : `${plural(n, 'favourite')}; show favourites only`);
+    this.favBtn.setAttribute('aria-label', this.onlyFavs ? `Showing ${label}; show all photos` : `${label}; show favourites only`);
     mount(this.sendBtn, h('span', { text: n ? `Send my selection (${n})` : 'Send my selection' }));
     this.sendBtn.disabled = n === 0;
+    this.limitNote.textContent = over ? limitMessage(n, this.limit) : '';
+    this.limitNote.hidden = !over;
+    if (over) this.sendBtn.setAttribute('aria-describedby', this.limitNote.id);
+    else this.sendBtn.removeAttribute('aria-describedby');
+  }
+
+  /**
+   * Tells the client something they need to act on (a favourite refused at
+   * the limit); the newest message replaces the previous one.
+   * @param {string} text
+   */
+  say(text) {
+    const n = h('div', { class: 'g-notice', text });
+    mount(this.notices, n);
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => n.remove(), 6000);
   }
 
   renderGrid() {
@@ -271,8 +307,16 @@ class Gallery {
     toast('Some photos could not be loaded. Reload the page to refresh them.', 'error');
   }
 
-  /** @param {string} id */
+  /**
+   * Flips a favourite and returns whether it is one now; past the selection
+   * limit an addition is refused with a message (removing is always allowed).
+   * @param {string} id
+   */
   toggleFav(id) {
+    if (!this.favs.canAdd(id, this.limit)) {
+      this.say(limitMessage(this.favs.size, this.limit));
+      return false;
+    }
     const on = this.favs.toggle(id);
     const t = this.tiles.get(id);
     if (t) t.querySelector('.g-heart').setAttribute('aria-pressed', String(on));
@@ -371,10 +415,24 @@ class Gallery {
     pswp.init();
   }
 
+  /** Re-reads the selection limit (meta counts no view) and repaints the bar. */
+  async refreshLimit() {
+    try {
+      const m = await this.call('GET', '/meta');
+      this.limit = selectionLimit(m && m.selection_limit);
+      this.paintBar();
+    } catch { /* keep the one we have */ }
+  }
+
   /** The "send my selection" form. */
   sendSelection() {
     const ids = this.favs.ordered(this.items);
     if (!ids.length) return;
+    // Never send more than the limit: the client chooses which to drop.
+    if (overLimit(ids.length, this.limit)) {
+      this.say(limitMessage(ids.length, this.limit));
+      return;
+    }
     modal((close) => {
       const err = h('p', { class: 'g-error', attrs: { role: 'alert' } });
       const btn = h('button', { class: 'g-btn primary', type: 'submit', text: `Send ${plural(ids.length, 'photo')}` });
@@ -383,7 +441,7 @@ class Gallery {
         onsubmit: async (e) => {
           e.preventDefault();
           const v = { name: field(form, 'name'), email: field(form, 'email'), note: field(form, 'note') };
-          const problem = selectionError(v, ids.length);
+          const problem = selectionError(v, ids.length, this.limit);
           if (problem) { err.textContent = problem; return; }
           btn.disabled = true;
           err.textContent = '';
@@ -400,7 +458,11 @@ class Gallery {
             btn.disabled = false;
             if (ex instanceof ApiError && ex.status === 429) err.textContent = `Too many attempts, try again in ${ex.retryAfter || 30} s.`;
             else if (ex instanceof ApiError && ex.status === 410) err.textContent = 'This link has expired or was revoked.';
-            else err.textContent = messageOf(ex);
+            else if (ex instanceof ApiError && ex.code === 'selection_limit') {
+              // The photographer lowered the limit since the page loaded.
+              await this.refreshLimit();
+              err.textContent = overLimit(ids.length, this.limit) ? limitMessage(ids.length, this.limit) : messageOf(ex);
+            } else err.textContent = messageOf(ex);
           }
         },
       },

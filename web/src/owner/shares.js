@@ -106,7 +106,7 @@ function createForm(ctx, album, onCreated) {
   h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'strip_location', checked: true, defaultChecked: true }),
     h('span', { text: 'Remove GPS location from downloads' })),
   h('label', { class: 'field' }, h('span', { text: 'Watermark text (optional)' }),
-    h('input', { name: 'watermark', maxLength: 100, placeholder: 'e.g. © Studio Name' })),
+    h('input', { name: 'watermark', maxLength: 60, placeholder: 'e.g. © Studio Name' })),
   h('label', { class: 'field' }, h('span', { text: 'Favourites limit' }),
     h('input', { name: 'selection_limit', type: 'number', min: 1, step: 1, inputMode: 'numeric', placeholder: 'No limit' })),
   h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'notify_first_view' }),
