@@ -512,7 +512,7 @@ func TestBackupKeysInDataDir(t *testing.T) {
 	for i := range 3 {
 		importWrite(t, filepath.Join(photos, fmt.Sprintf("IMG_%d.jpg", i)), importJPEG(t, i+1))
 	}
-	if code, out, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "A", "--owner", "ada"); code != 0 {
+	if code, out, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "A", "--owner", "ada", "--derive=false"); code != 0 {
 		t.Fatalf("import: %d %s %s", code, out, stderr)
 	}
 	bk := filepath.Join(dir, "bk")
@@ -556,7 +556,7 @@ func TestBackupKeysInDataDir(t *testing.T) {
 		return os.Link(p, filepath.Join(day1, rel))
 	})
 	importWrite(t, filepath.Join(photos, "IMG_9.jpg"), importJPEG(t, 9))
-	if code, out, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "A", "--owner", "ada"); code != 0 {
+	if code, out, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "A", "--owner", "ada", "--derive=false"); code != 0 {
 		t.Fatalf("import: %d %s %s", code, out, stderr)
 	}
 	code, out, stderr = runCmd(t, dir, env, "", "backup", bk)
@@ -647,7 +647,7 @@ func TestBackupRefuses(t *testing.T) {
 	createOwnerCLI(t, dir, env, "ada")
 	photos := filepath.Join(dir, "shoot")
 	importWrite(t, filepath.Join(photos, "a.jpg"), importJPEG(t, 5))
-	if code, _, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "A", "--owner", "ada"); code != 0 {
+	if code, _, stderr := runCmd(t, dir, env, "", "import", photos, "--album", "A", "--owner", "ada", "--derive=false"); code != 0 {
 		t.Fatal(stderr)
 	}
 	cases := []struct {
