@@ -448,7 +448,12 @@ func (s *Server) handlePublicMedia() handlerFunc {
 		} else if !download {
 			s.record(r, sh.ID, variant, mediaID)
 		}
-		content, err := s.derivedReader(f.Ref, base != variantOriginal)
+		var content readSeekCloser
+		if f.Splice != nil {
+			content, err = s.openSpliced(f.Ref, f.Splice.Source, f.Splice.Offset, f.Splice.Length)
+		} else {
+			content, err = s.derivedReader(f.Ref, base != variantOriginal)
+		}
 		if err != nil {
 			return err
 		}
@@ -588,6 +593,7 @@ func (s *Server) handlePublicZip() handlerFunc {
 		var entries []zipstream.Entry
 		for _, it := range items {
 			blobID, size, crc, name := it.BlobID, it.Size, it.CRC32, it.Filename
+			var splice *store.Splice
 			switch {
 			case sh.Download == store.DownloadPreview:
 				if it.Preview == nil {
@@ -596,16 +602,23 @@ func (s *Server) handlePublicZip() handlerFunc {
 				blobID, size, crc = it.Preview.BlobID, it.Preview.Size, it.Preview.CRC32
 				name = strings.TrimSuffix(name, extOf(name)) + ".jpg"
 			case sh.StripLocation && it.Stripped != nil:
-				blobID, size, crc = it.Stripped.BlobID, it.Stripped.Size, it.Stripped.CRC32
+				blobID, size, crc, splice = it.Stripped.BlobID, it.Stripped.FullSize(), it.Stripped.FullCRC32(), it.Stripped.Splice
 			}
 			mod := it.CreatedAt
 			if it.TakenAt != nil {
 				mod = *it.TakenAt
 			}
-			id := blobID
+			id, source := blobID, it.BlobID
 			entries = append(entries, zipstream.Entry{Name: safeFilename(name), Size: size, CRC32: crc, Modified: mod,
 				Open: func(off int64) (io.ReadCloser, error) {
-					rd, err := s.openBlob(context.WithoutCancel(r.Context()), id)
+					ctx := context.WithoutCancel(r.Context())
+					var rd io.ReadSeekCloser
+					var err error
+					if splice != nil {
+						rd, err = s.openSplicedByID(ctx, id, source, splice)
+					} else {
+						rd, err = s.openBlob(ctx, id)
+					}
 					if err != nil {
 						return nil, err
 					}

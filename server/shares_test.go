@@ -436,12 +436,39 @@ func TestZipDownloadsStrippedOriginalsWithRanges(t *testing.T) {
 	if resp, _ := e.do("GET", pub(none.Token, "zip"), nil, nil); resp.StatusCode != 403 {
 		t.Fatalf("zip of download=none: %d", resp.StatusCode)
 	}
-	// Single original downloads are stripped too.
+	// Single original downloads are stripped too: exactly StripLocation's
+	// output, served from a small head plus the original's pixels, whole
+	// and in ranges inside, across and after the head.
+	var want bytes.Buffer
+	if _, err := imaging.StripLocation(bytes.NewReader(gps), &want, imaging.Detected{Kind: imaging.KindJPEG}); err != nil {
+		t.Fatal(err)
+	}
+	dv, err := e.store.Derivative(context.Background(), m1.ID, "stripped")
+	if err != nil || dv.Splice == nil || dv.FullSize() != int64(want.Len()) {
+		t.Fatalf("stripped copy of located.jpg: %+v %v, want a splice of %d bytes", dv, err, want.Len())
+	}
 	_, cb := e.do("GET", pub(sh.Token, "content"), nil, nil)
 	for _, it := range decode[contentView](t, cb).Items {
-		_, b := e.do("GET", *it.OriginalURL, nil, nil)
+		resp, b := e.do("GET", *it.OriginalURL, nil, nil)
 		if bytes.Contains(b, []byte("SN-CANARY-123")) {
 			t.Fatal("serial number in a delivered original")
+		}
+		if it.ID != m1.ID {
+			continue
+		}
+		if resp.StatusCode != 200 || !bytes.Equal(b, want.Bytes()) || resp.Header.Get("Content-Length") != fmt.Sprint(want.Len()) {
+			t.Fatalf("located.jpg original: %d, %d bytes, want the %d stripped bytes", resp.StatusCode, len(b), want.Len())
+		}
+		h := int(dv.Size)
+		for _, rg := range [][2]int{{0, 9}, {h - 10, h + 10}, {h, h}, {h + 100, want.Len() - 1}} {
+			resp, part := e.do("GET", *it.OriginalURL, nil, map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", rg[0], rg[1])})
+			if resp.StatusCode != 206 || !bytes.Equal(part, want.Bytes()[rg[0]:rg[1]+1]) {
+				t.Fatalf("located.jpg range %v (head %d): %d", rg, h, resp.StatusCode)
+			}
+		}
+		resp, part := e.do("GET", *it.OriginalURL, nil, map[string]string{"Range": "bytes=-700"})
+		if resp.StatusCode != 206 || !bytes.Equal(part, want.Bytes()[want.Len()-700:]) {
+			t.Fatalf("located.jpg suffix range: %d", resp.StatusCode)
 		}
 	}
 }

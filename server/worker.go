@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -299,7 +300,7 @@ func (s *Server) deriveMedia(ctx context.Context, mediaID string) (deriveResult,
 		if _, err := r.Seek(0, io.SeekStart); err != nil {
 			return res, fmt.Errorf("server: derive: %w", err)
 		}
-		res.stripped, err = s.storeStripped(ctx, m, d, bufio.NewReaderSize(r, readBuffer))
+		res.stripped, err = s.storeStripped(ctx, m, d, r)
 		if err != nil {
 			return res, err
 		}
@@ -357,16 +358,32 @@ func (c *countingCRC) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// storeStripped streams the original through imaging.StripLocation into a
-// new blob and records it as the "stripped" variant when anything was
-// removed. It reports whether a variant was stored.
-func (s *Server) storeStripped(ctx context.Context, m store.JobMedia, d imaging.Detected, src io.Reader) (bool, error) {
+// storeStripped makes the location-free copy of an original (read from
+// src, positioned at its start) and records it as the "stripped" variant
+// when anything was removed. It reports whether a variant was stored.
+//
+// A JPEG is stored as a splice when it can be: only the rewritten header
+// goes into a new blob, and the rest — the compressed pixels, which
+// stripping copies verbatim — is served from the original, so the copy
+// costs kilobytes instead of a second full file. The splice is checked
+// before it is recorded: the SHA-256 of head + original range must equal
+// that of the stripped stream. Anything else is stored as a full copy.
+func (s *Server) storeStripped(ctx context.Context, m store.JobMedia, d imaging.Detected, src io.ReadSeeker) (bool, error) {
+	if d.Kind == imaging.KindJPEG {
+		stored, full, err := s.storeStrippedSplice(ctx, m, src)
+		if err != nil || !full {
+			return stored, err
+		}
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			return false, fmt.Errorf("server: strip: %w", err)
+		}
+	}
 	w, err := s.blobs.Create(s.kek())
 	if err != nil {
 		return false, fmt.Errorf("server: strip: %w", err)
 	}
 	var c countingCRC
-	changed, err := imaging.StripLocation(src, io.MultiWriter(w, &c), d)
+	changed, err := imaging.StripLocation(bufio.NewReaderSize(src, readBuffer), io.MultiWriter(w, &c), d)
 	if err != nil || !changed {
 		_ = w.Abort()
 		if err != nil {
@@ -384,6 +401,67 @@ func (s *Server) storeStripped(ctx context.Context, m store.JobMedia, d imaging.
 		return false, err
 	}
 	return true, nil
+}
+
+// headBuffer keeps the first max bytes written to it and counts the rest.
+type headBuffer struct {
+	buf []byte
+	max int
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := h.max - len(h.buf); room > 0 {
+		h.buf = append(h.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// storeStrippedSplice strips a JPEG without storing its output, then stores
+// the head and records the splice. full is true when the caller must store
+// a full copy instead (no splice point, a head over maxSpliceHead, or a
+// splice that does not reproduce the stream).
+func (s *Server) storeStrippedSplice(ctx context.Context, m store.JobMedia, src io.ReadSeeker) (stored, full bool, err error) {
+	var c countingCRC
+	sum := sha256.New()
+	head := &headBuffer{max: maxSpliceHead}
+	changed, sp, err := imaging.StripJPEGSplice(bufio.NewReaderSize(src, readBuffer), io.MultiWriter(&c, sum, head))
+	switch {
+	case err != nil:
+		return false, false, fmt.Errorf("server: strip: %w", err)
+	case !changed:
+		return false, false, nil
+	case !sp.OK || sp.HeadLen > int64(len(head.buf)) || sp.HeadLen >= c.n:
+		return false, true, nil
+	}
+	hd, length := head.buf[:sp.HeadLen], c.n-sp.HeadLen
+	check := sha256.New()
+	_, _ = check.Write(hd)
+	if _, err := src.Seek(sp.SrcOffset, io.SeekStart); err != nil {
+		return false, false, fmt.Errorf("server: strip: %w", err)
+	}
+	if n, err := io.CopyN(check, src, length); err != nil || n != length || !bytes.Equal(check.Sum(nil), sum.Sum(nil)) {
+		s.log.Warn().Err(err).Str("media_id", m.ID).Msg("derive: location-free splice does not reproduce the stream; storing a full copy")
+		return false, true, nil
+	}
+	w, err := s.blobs.Create(s.kek())
+	if err != nil {
+		return false, false, fmt.Errorf("server: strip: %w", err)
+	}
+	if _, err := w.Write(hd); err != nil {
+		_ = w.Abort()
+		return false, false, fmt.Errorf("server: strip: %w", err)
+	}
+	ref, err := w.Commit()
+	if err != nil {
+		return false, false, fmt.Errorf("server: strip: %w", err)
+	}
+	dv := store.Derivative{MediaID: m.ID, Variant: derivStripped, Size: sp.HeadLen, CRC32: crc32.ChecksumIEEE(hd),
+		ContentType: m.ContentType, Width: m.Width, Height: m.Height,
+		Splice: &store.Splice{Offset: sp.SrcOffset, Length: length, CRC32: c.crc}}
+	if err := s.recordDerivative(ctx, dv, ref); err != nil {
+		return false, false, err
+	}
+	return true, false, nil
 }
 
 // errNoFFmpeg reports that ffmpeg is not on PATH: videos get no poster.

@@ -50,6 +50,35 @@ type Derivative struct {
 	ContentType string
 	Width       int
 	Height      int
+	// Splice, when set, makes the derivative the blob's bytes followed by
+	// Splice.Length bytes of the media's original from Splice.Offset on;
+	// Size and CRC32 then describe the blob alone.
+	Splice *Splice
+}
+
+// Splice is the part of a media's original that a derivative reuses
+// verbatim after its own blob (see migration 0003).
+type Splice struct {
+	Offset, Length int64
+	// CRC32 is the checksum of the whole derivative: blob then original range.
+	CRC32 uint32
+}
+
+// FullSize is the derivative's length as served: the blob plus any spliced
+// range of the original.
+func (d Derivative) FullSize() int64 {
+	if d.Splice != nil {
+		return d.Size + d.Splice.Length
+	}
+	return d.Size
+}
+
+// FullCRC32 is the CRC-32 of the derivative as served.
+func (d Derivative) FullCRC32() uint32 {
+	if d.Splice != nil {
+		return d.Splice.CRC32
+	}
+	return d.CRC32
 }
 
 // PutDerivative records a derivative and its (already durable) blob in one
@@ -63,9 +92,16 @@ func (s *Store) PutDerivative(ctx context.Context, d Derivative, ref blob.Ref) e
 		if _, err := tx.ExecContext(ctx, `DELETE FROM derivatives WHERE media_id = ? AND variant = ?`, d.MediaID, d.Variant); err != nil {
 			return fmt.Errorf("store: replace derivative: %w", err)
 		}
-		const q = `INSERT INTO derivatives (media_id, variant, blob_id, size, crc32, content_type, width, height)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-		_, err := tx.ExecContext(ctx, q, d.MediaID, d.Variant, ref.ID, d.Size, int64(d.CRC32), d.ContentType, d.Width, d.Height)
+		var off, length, outCRC int64
+		if sp := d.Splice; sp != nil {
+			if sp.Offset < 0 || sp.Length <= 0 {
+				return fmt.Errorf("store: invalid derivative splice %d+%d", sp.Offset, sp.Length)
+			}
+			off, length, outCRC = sp.Offset, sp.Length, int64(sp.CRC32)
+		}
+		const q = `INSERT INTO derivatives (media_id, variant, blob_id, size, crc32, content_type, width, height, src_offset, src_length, out_crc32)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		_, err := tx.ExecContext(ctx, q, d.MediaID, d.Variant, ref.ID, d.Size, int64(d.CRC32), d.ContentType, d.Width, d.Height, off, length, outCRC)
 		if err != nil {
 			return fmt.Errorf("store: insert derivative: %w", err)
 		}
@@ -77,16 +113,21 @@ func (s *Store) PutDerivative(ctx context.Context, d Derivative, ref blob.Ref) e
 // caller must already have authorised access to mediaID.
 func (s *Store) Derivative(ctx context.Context, mediaID, variant string) (Derivative, error) {
 	var d Derivative
-	var crc int64
-	const q = `SELECT media_id, variant, blob_id, size, crc32, content_type, width, height FROM derivatives WHERE media_id = ? AND variant = ?`
-	err := s.read.QueryRowContext(ctx, q, mediaID, variant).Scan(&d.MediaID, &d.Variant, &d.BlobID, &d.Size, &crc, &d.ContentType, &d.Width, &d.Height)
+	var crc, off, length, outCRC int64
+	const q = `SELECT media_id, variant, blob_id, size, crc32, content_type, width, height, src_offset, src_length, out_crc32
+		FROM derivatives WHERE media_id = ? AND variant = ?`
+	err := s.read.QueryRowContext(ctx, q, mediaID, variant).Scan(&d.MediaID, &d.Variant, &d.BlobID, &d.Size, &crc, &d.ContentType, &d.Width, &d.Height,
+		&off, &length, &outCRC)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Derivative{}, ErrNotFound
 	}
 	if err != nil {
 		return Derivative{}, fmt.Errorf("store: derivative: %w", err)
 	}
-	d.CRC32 = uint32(crc)
+	d.CRC32 = uint32(crc) // #nosec G115 -- stored from a uint32
+	if length > 0 {
+		d.Splice = &Splice{Offset: off, Length: length, CRC32: uint32(outCRC)} // #nosec G115 -- stored from a uint32
+	}
 	return d, nil
 }
 

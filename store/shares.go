@@ -400,7 +400,7 @@ func (s *Store) ShareItems(ctx context.Context, shareID, albumID string) ([]Shar
 	const q = `SELECT m.id, m.filename, m.content_type, m.kind, m.width, m.height, m.size, m.crc32, m.blob_id, m.taken_ms, m.created_ms,
 		t.blob_id, t.size, t.crc32, t.width, t.height,
 		p.blob_id, p.size, p.crc32, p.width, p.height,
-		x.blob_id, x.size, x.crc32, x.content_type
+		x.blob_id, x.size, x.crc32, x.content_type, x.src_offset, x.src_length, x.out_crc32
 		FROM media m
 		LEFT JOIN derivatives t ON t.media_id = m.id AND t.variant = 'thumb'
 		LEFT JOIN derivatives p ON p.media_id = m.id AND p.variant = 'preview'
@@ -425,9 +425,9 @@ func (s *Store) ShareItems(ctx context.Context, shareID, albumID string) ([]Shar
 		var taken sql.NullInt64
 		var created int64
 		var tb, pb, xb, xct sql.NullString
-		var ts, tc, tw, th, ps, pc, pw, ph, xs, xc sql.NullInt64
+		var ts, tc, tw, th, ps, pc, pw, ph, xs, xc, xo, xl, xo32 sql.NullInt64
 		if err := rows.Scan(&it.MediaID, &it.Filename, &it.ContentType, &it.Kind, &it.Width, &it.Height, &it.Size, &crc, &it.BlobID, &taken, &created,
-			&tb, &ts, &tc, &tw, &th, &pb, &ps, &pc, &pw, &ph, &xb, &xs, &xc, &xct); err != nil {
+			&tb, &ts, &tc, &tw, &th, &pb, &ps, &pc, &pw, &ph, &xb, &xs, &xc, &xct, &xo, &xl, &xo32); err != nil {
 			return nil, fmt.Errorf("store: share items: %w", err)
 		}
 		it.CRC32, it.TakenAt, it.CreatedAt = uint32(crc), timePtr(taken), fromMS(created)
@@ -439,6 +439,9 @@ func (s *Store) ShareItems(ctx context.Context, shareID, albumID string) ([]Shar
 		}
 		if xb.Valid {
 			it.Stripped = &Derivative{MediaID: it.MediaID, Variant: "stripped", BlobID: xb.String, Size: xs.Int64, CRC32: uint32(xc.Int64), ContentType: xct.String}
+			if xl.Int64 > 0 {
+				it.Stripped.Splice = &Splice{Offset: xo.Int64, Length: xl.Int64, CRC32: uint32(xo32.Int64)} // #nosec G115 -- stored from a uint32
+			}
 		}
 		out = append(out, it)
 	}
@@ -496,46 +499,16 @@ type SharedFile struct {
 	Filename    string
 	ContentType string
 	Ref         blob.Ref
+	// Splice, for a spliced derivative, is the range of the original that
+	// follows Ref's bytes (see Derivative.Splice).
+	Splice *SharedSplice
 }
 
-// SharedFile resolves, in one query, the blob of a media item of the share:
-// variant "thumb"/"preview" (the derivative), or "original" (the stripped
-// derivative when preferStripped and one exists, else the original). A media
-// item outside the share answers ErrNotFound.
-func (s *Store) SharedFile(ctx context.Context, shareID, albumID, mediaID, variant string, preferStripped bool) (SharedFile, error) {
-	const q = `SELECT m.filename, m.content_type, b.id, b.key_id, b.wrapped_key, b.size
-		FROM media m
-		LEFT JOIN derivatives d ON d.media_id = m.id AND d.variant = ?
-		JOIN blobs b ON b.id = CASE
-			WHEN ? = 'original' AND d.blob_id IS NULL THEN m.blob_id
-			ELSE d.blob_id END
-		WHERE m.id = ? AND m.album_id = ?
-		  AND (NOT EXISTS (SELECT 1 FROM share_items WHERE share_id = ?)
-		       OR EXISTS (SELECT 1 FROM share_items WHERE share_id = ? AND media_id = m.id))`
-	dv := variant
-	if variant == "original" {
-		dv = "-" // no derivative: the original itself
-		if preferStripped {
-			dv = "stripped"
-		}
-	}
-	var f SharedFile
-	st, err := s.readStmt(ctx, q)
-	if err != nil {
-		return SharedFile{}, err
-	}
-	err = st.QueryRowContext(ctx, dv, variant, mediaID, albumID, shareID, shareID).Scan(&f.Filename, &f.ContentType,
-		&f.Ref.ID, &f.Ref.KeyID, &f.Ref.WrappedKey, &f.Ref.Size)
-	if errors.Is(err, sql.ErrNoRows) {
-		return SharedFile{}, ErrNotFound
-	}
-	if err != nil {
-		return SharedFile{}, fmt.Errorf("store: shared file: %w", err)
-	}
-	if variant != "original" {
-		f.ContentType = "image/jpeg"
-	}
-	return f, nil
+// SharedSplice is the original's blob and the range of it a spliced
+// derivative continues with.
+type SharedSplice struct {
+	Source         blob.Ref
+	Offset, Length int64
 }
 
 // MediaFetch resolves a signed media fetch in one query: the share's own
@@ -547,12 +520,14 @@ func (s *Store) SharedFile(ctx context.Context, shareID, albumID, mediaID, varia
 func (s *Store) MediaFetch(ctx context.Context, shareID, mediaID, variant string) (Share, SharedFile, error) {
 	const q = `SELECT s.owner_id, s.album_id, COALESCE(s.password_hash, ''), s.password_version, s.expires_ms, s.max_downloads,
 		s.downloads, s.download, s.strip_location, s.watermark, s.revoked_ms,
-		m.filename, m.content_type, b.id, b.key_id, b.wrapped_key, b.size
+		m.filename, m.content_type, b.id, b.key_id, b.wrapped_key, b.size,
+		COALESCE(d.src_offset, 0), COALESCE(d.src_length, 0), ob.id, ob.key_id, ob.wrapped_key, ob.size
 		FROM public_shares s
 		JOIN media m ON m.id = ?2 AND m.album_id = s.album_id
 		LEFT JOIN derivatives d ON d.media_id = m.id AND d.variant =
 			(CASE WHEN ?3 = 'original' THEN (CASE WHEN s.strip_location THEN 'stripped' ELSE '-' END) ELSE ?3 END)
 		JOIN blobs b ON b.id = (CASE WHEN ?3 = 'original' AND d.blob_id IS NULL THEN m.blob_id ELSE d.blob_id END)
+		LEFT JOIN blobs ob ON d.src_length > 0 AND ob.id = m.blob_id
 		WHERE s.id = ?1
 		  AND (NOT EXISTS (SELECT 1 FROM share_items WHERE share_id = s.id)
 		       OR EXISTS (SELECT 1 FROM share_items WHERE share_id = s.id AND media_id = m.id))`
@@ -564,9 +539,16 @@ func (s *Store) MediaFetch(ctx context.Context, shareID, mediaID, variant string
 	var f SharedFile
 	var exp, maxD, revoked sql.NullInt64
 	var strip int
+	var spOff, spLen int64
+	var src struct {
+		id, keyID sql.NullString
+		wrapped   []byte
+		size      sql.NullInt64
+	}
 	err = st.QueryRowContext(ctx, shareID, mediaID, variant).Scan(&sh.OwnerID, &sh.AlbumID, &sh.PasswordHash, &sh.PasswordVersion,
 		&exp, &maxD, &sh.Downloads, &sh.Download, &strip, &sh.Watermark, &revoked,
-		&f.Filename, &f.ContentType, &f.Ref.ID, &f.Ref.KeyID, &f.Ref.WrappedKey, &f.Ref.Size)
+		&f.Filename, &f.ContentType, &f.Ref.ID, &f.Ref.KeyID, &f.Ref.WrappedKey, &f.Ref.Size,
+		&spOff, &spLen, &src.id, &src.keyID, &src.wrapped, &src.size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Share{}, SharedFile{}, ErrNotFound
 	}
@@ -577,6 +559,13 @@ func (s *Store) MediaFetch(ctx context.Context, shareID, mediaID, variant string
 	sh.StripLocation = strip != 0
 	if variant != "original" {
 		f.ContentType = "image/jpeg"
+	}
+	if spLen > 0 {
+		if !src.id.Valid {
+			return Share{}, SharedFile{}, fmt.Errorf("store: media fetch: spliced derivative of %s without its original", mediaID)
+		}
+		f.Splice = &SharedSplice{Offset: spOff, Length: spLen,
+			Source: blob.Ref{ID: src.id.String, KeyID: src.keyID.String, WrappedKey: src.wrapped, Size: src.size.Int64}}
 	}
 	return sh, f, nil
 }

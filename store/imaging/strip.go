@@ -34,7 +34,7 @@ import (
 func StripLocation(r io.Reader, w io.Writer, d Detected) (changed bool, err error) {
 	switch d.Kind {
 	case KindJPEG:
-		return stripJPEG(r, w)
+		return stripJPEG(r, w, nil)
 	case KindPNG:
 		return stripPNG(r, w)
 	case KindWebP:
@@ -69,10 +69,51 @@ func stripSegment(s jpegSegment) (keep jpegSegment, drop, changed bool) {
 	return s, false, false
 }
 
-func stripJPEG(r io.Reader, w io.Writer) (bool, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	bw := bufio.NewWriterSize(w, 64<<10)
+// Splice says where a stripped JPEG starts to repeat its source: from output
+// offset HeadLen and source offset SrcOffset (the first SOS marker) to the
+// end of the output, every byte is the source's. OK is false when that does
+// not hold: no scan, or a segment between scans was changed or dropped.
+type Splice struct {
+	OK                 bool
+	HeadLen, SrcOffset int64
+}
+
+// StripJPEGSplice is StripLocation for a JPEG that also reports the splice
+// point, so a caller can keep the rewritten head and reuse the rest of the
+// source instead of storing a second copy of the compressed pixels.
+func StripJPEGSplice(r io.Reader, w io.Writer) (changed bool, sp Splice, err error) {
+	changed, err = stripJPEG(r, w, &sp)
+	if err != nil {
+		return false, Splice{}, err
+	}
+	return changed, sp, nil
+}
+
+// byteCounter counts the bytes read from r or written to w.
+type byteCounter struct {
+	r io.Reader
+	w io.Writer
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func stripJPEG(r io.Reader, w io.Writer, sp *Splice) (bool, error) {
+	in, out := &byteCounter{r: r}, &byteCounter{w: w}
+	br := bufio.NewReaderSize(in, 64<<10)
+	bw := bufio.NewWriterSize(out, 64<<10)
 	changed := false
+	inScans, spliceOK := false, true
 	m, err := readMarker(br)
 	if err != nil || m != markerSOI {
 		return false, fmt.Errorf("imaging: strip jpeg: missing SOI: %w", ErrCorrupt)
@@ -97,6 +138,9 @@ func stripJPEG(r io.Reader, w io.Writer) (bool, error) {
 		}
 		keep, drop, ch := stripSegment(s)
 		changed = changed || ch
+		if inScans && (drop || ch) {
+			spliceOK = false
+		}
 		if drop {
 			return false, nil
 		}
@@ -108,6 +152,12 @@ func stripJPEG(r io.Reader, w io.Writer) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("imaging: strip jpeg header: %w", ErrCorrupt)
 		}
+		if m == markerSOS && sp != nil {
+			// The marker's two bytes are read (fill bytes before it are
+			// not copied); the output has not written it yet.
+			sp.SrcOffset = in.n - int64(br.Buffered()) - 2
+			sp.HeadLen = out.n + int64(bw.Buffered())
+		}
 		eoi, err := handle(m)
 		if err != nil {
 			return false, fmt.Errorf("imaging: strip jpeg: %w", err)
@@ -118,6 +168,10 @@ func stripJPEG(r io.Reader, w io.Writer) (bool, error) {
 		if m == markerSOS {
 			break
 		}
+	}
+	inScans = true
+	if sp != nil {
+		defer func() { sp.OK = spliceOK }()
 	}
 	// Entropy-coded data and any later scans (progressive JPEG), verbatim
 	// up to EOI.

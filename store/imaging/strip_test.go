@@ -385,3 +385,68 @@ func TestStripLocationOtherKindsUnchanged(t *testing.T) {
 		t.Fatalf("changed=%v err=%v", changed, err)
 	}
 }
+
+// checkSplice strips src with StripJPEGSplice and checks it writes what
+// StripLocation writes and, when it reports a splice, that the output from
+// HeadLen on is the source from SrcOffset on.
+func checkSplice(t *testing.T, src []byte) Splice {
+	t.Helper()
+	var want, got bytes.Buffer
+	if _, err := StripLocation(bytes.NewReader(src), &want, Detected{Kind: KindJPEG}); err != nil {
+		t.Fatal(err)
+	}
+	changed, sp, err := StripJPEGSplice(bytes.NewReader(src), &got)
+	if err != nil || !changed {
+		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatal("StripJPEGSplice wrote other bytes than StripLocation")
+	}
+	if sp.OK {
+		out := got.Bytes()
+		tail := int64(len(out)) - sp.HeadLen
+		if sp.HeadLen <= 0 || sp.SrcOffset < 0 || tail <= 0 || sp.SrcOffset+tail > int64(len(src)) {
+			t.Fatalf("splice %+v out of range (output %d, source %d bytes)", sp, len(out), len(src))
+		}
+		if !bytes.Equal(out[sp.HeadLen:], src[sp.SrcOffset:sp.SrcOffset+tail]) {
+			t.Fatalf("output from %d is not the source from %d", sp.HeadLen, sp.SrcOffset)
+		}
+		if !bytes.HasPrefix(out[sp.HeadLen:], []byte{0xFF, markerSOS}) {
+			t.Fatal("the splice does not start at SOS")
+		}
+	}
+	return sp
+}
+
+func TestStripJPEGSplice(t *testing.T) {
+	tagged, err := os.ReadFile(taggedJPEG(t, 80, 60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := insertAfterSOI(tagged, iccSegment())
+	if sp := checkSplice(t, orig); !sp.OK {
+		t.Fatal("no splice for a baseline JPEG")
+	}
+	// Fill bytes before SOS are not copied: the splice still starts at SOS.
+	sos := bytes.Index(orig, []byte{0xFF, markerSOS})
+	filled := append(append(append([]byte{}, orig[:sos]...), 0xFF, 0xFF), orig[sos:]...)
+	if sp := checkSplice(t, filled); !sp.OK || sp.SrcOffset != int64(sos+2) {
+		t.Fatalf("fill bytes: %+v, want the splice at %d", sp, sos+2)
+	}
+	// What follows EOI is dropped: the splice ends there.
+	withTrailer := append(append([]byte{}, orig...), tagged...)
+	if sp := checkSplice(t, withTrailer); !sp.OK {
+		t.Fatal("no splice with a trailer")
+	}
+	// An APP1 between the scans is scrubbed: the tail is no longer the
+	// source's, so no splice.
+	eoi := bytes.LastIndex(orig, []byte{0xFF, markerEOI})
+	exif := tagged[2 : 2+2+int(tagged[4])<<8|int(tagged[5])]
+	between := append(append(append(append([]byte{}, orig[:eoi]...), exif...), orig[sos:eoi]...), 0xFF, markerEOI)
+	if exif[1] != markerAPP1 {
+		t.Fatalf("fixture's first segment is %x, want APP1", exif[1])
+	}
+	if sp := checkSplice(t, between); sp.OK {
+		t.Fatal("splice reported although a segment after SOS was changed")
+	}
+}
