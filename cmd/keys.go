@@ -103,8 +103,17 @@ func rotateMaster(cmd *cobra.Command, cfg *config.Config, newKeyFile string, e e
 	if keys.Equal(cur, next) {
 		return errors.New("the new encryption key is the current one; generate a new key with `openssl rand -hex 32`")
 	}
-	// serve holds the kv directory lock; a serve running on the old key
-	// would keep wrapping new uploads with it.
+	// No other command may run meanwhile: a serve or an import on the old
+	// key would keep wrapping new blobs with it (they hold the data dir
+	// lock shared, and serve also the kv directory lock).
+	lock, err := lockDataDir(cfg.DataDir, true)
+	if errors.Is(err, errDataDirBusy) {
+		return errors.New("another photovault command (serve, import, backup, …) is using this data dir: stop it before rotating the master key")
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Close() }()
 	kvs, err := kv.Open(cfg.KVDir(), newLogger(io.Discard, "error"))
 	if err != nil {
 		if strings.Contains(err.Error(), "in use by another process") {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/photovault/photovault/cmd"
 	"github.com/photovault/photovault/server"
 	"github.com/photovault/photovault/store/keys"
 )
@@ -310,4 +311,47 @@ func tokenKID(t *testing.T, tok string) string {
 		t.Fatal(err)
 	}
 	return hdr.Kid
+}
+
+func TestKeysRotateExcludesOtherCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d")
+	etc := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(etc, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, oldFile := writeKeyFile(t, etc, "old.key")
+	_, newFile := writeKeyFile(t, etc, "new.key")
+	env := baseEnv("PHOTOVAULT_DATA_DIR="+data, "PHOTOVAULT_ENCRYPTION_KEY_FILE="+oldFile)
+	createOwnerCLI(t, dir, env, "ada")
+
+	// Another command (an import, a backup) holds the data dir: the
+	// rotation is refused and changes nothing.
+	shared, err := cmd.LockDataDir(data, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCmd(t, dir, env, "", "keys", "rotate", "--new-encryption-key-file", newFile)
+	if code == 0 || !strings.Contains(stderr, "another photovault command") {
+		t.Fatalf("rotate next to another command: %d %s %s", code, out, stderr)
+	}
+	if code, _, stderr := runCmd(t, dir, env, "", "user", "list"); code != 0 {
+		t.Fatalf("the old key stopped working after a refused rotation: %s", stderr)
+	}
+	_ = shared.Close()
+
+	// A rotation in progress (the exclusive lock) keeps other commands out.
+	excl, err := cmd.LockDataDir(data, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCmd(t, dir, env, "", "user", "list"); code == 0 || !strings.Contains(stderr, "rotation") {
+		t.Fatalf("a command ran during a rotation: %d %s", code, stderr)
+	}
+	_ = excl.Close()
+
+	// Alone, it rotates.
+	if code, out, stderr := runCmd(t, dir, env, "", "keys", "rotate", "--new-encryption-key-file", newFile); code != 0 {
+		t.Fatalf("rotate alone: %d %s %s", code, out, stderr)
+	}
 }

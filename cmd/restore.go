@@ -156,7 +156,7 @@ func checkRestoreTarget(cfg *config.Config, target string, force bool) error {
 	}
 	var found []string
 	for _, ent := range ents {
-		if ent.Name() != "keys" {
+		if ent.Name() != "keys" && ent.Name() != dataDirLockName {
 			found = append(found, ent.Name())
 		}
 	}

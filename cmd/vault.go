@@ -21,6 +21,7 @@ type vault struct {
 	secret    keys.Key
 	masterSrc keys.Source
 	secretSrc keys.Source
+	lock      *dataDirLock
 }
 
 // openVault creates the data dir (0700) if needed, loads or generates the
@@ -30,6 +31,21 @@ func openVault(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*va
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir, false)
+	switch {
+	case errors.Is(err, errDataDirBusy):
+		return nil, errors.New("a master key rotation (`photovault keys rotate`) is running on this data dir; try again when it has finished")
+	case err != nil:
+		// Not fatal: the lock only guards rotations, which then rely on
+		// the kv directory lock to see a running serve.
+		log.Warn().Err(err).Msg("cannot take the data dir lock")
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = lock.Close()
+		}
+	}()
 	master, msrc, err := keys.LoadOrCreate(cfg.EncryptionKey, cfg.DataDir, "master")
 	if err != nil {
 		return nil, fmt.Errorf("encryption key (PHOTOVAULT_ENCRYPTION_KEY): %w", err)
@@ -55,10 +71,18 @@ func openVault(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*va
 		}
 		return nil, err
 	}
-	return &vault{cfg: cfg, store: st, master: master, secret: secret, masterSrc: msrc, secretSrc: ssrc}, nil
+	ok = true
+	return &vault{cfg: cfg, store: st, master: master, secret: secret, masterSrc: msrc, secretSrc: ssrc, lock: lock}, nil
 }
 
-func (v *vault) Close() error { return v.store.Close() }
+// Close closes the database, then releases the data dir lock.
+func (v *vault) Close() error {
+	err := v.store.Close()
+	if lerr := v.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
 
 // vaultRunE registers the settings on c and sets its RunE to: load the
 // configuration, open the vault, run fn, close the vault.
