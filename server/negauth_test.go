@@ -22,6 +22,7 @@ var protectedRoutes = []protectedRoute{
 	{"POST", "/api/auth/logout", nil},
 	{"GET", "/api/auth/me", nil},
 	{"POST", "/api/auth/password", map[string]string{"old_password": "x", "new_password": "y"}},
+	{"GET", "/api/instance", nil},
 	{"GET", "/api/audit", nil},
 }
 

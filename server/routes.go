@@ -40,6 +40,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/api/auth/me", s.h(s.handleMe()))
 		r.Patch("/api/auth/me", s.h(s.handleMeUpdate()))
 		r.Post("/api/auth/password", s.h(s.handlePassword()))
+		r.Get("/api/instance", s.h(s.handleInstance()))
 		r.Get("/api/audit", s.h(s.handleAuditList()))
 		s.mountMedia(r)
 		s.mountShares(r)

@@ -106,6 +106,7 @@ func TestBrowserUI(t *testing.T) {
 	t.Run("DeadLinks", func(t *testing.T) { b.testDeadLinks(t, f) })
 	t.Run("XSS", func(t *testing.T) { b.testXSS(t, f) })
 	t.Run("OwnerApp", func(t *testing.T) { b.testOwnerApp(t, f) })
+	t.Run("OwnerAppWithoutMail", b.testOwnerNoMail)
 	t.Run("Screenshots", func(t *testing.T) { b.testScreenshots(t, f) })
 	// Last: it judges the console of every page above.
 	t.Run("CSP", func(t *testing.T) { b.testConsoleClean(t, f) })
@@ -391,6 +392,11 @@ func (b *uiBrowser) testGallery(t *testing.T, f uiFixture) {
 	if got := uiText(t, ctx, ".g-head h1"); got != uiAlbumTitle {
 		t.Errorf("title %q, want %q", got, uiAlbumTitle)
 	}
+	// The toasts' live region is there from the start, before any message.
+	if !uiEval[bool](t, ctx, `(() => { const r = document.getElementById('toasts');
+		return !!r && r.parentElement === document.body && r.getAttribute('aria-live') === 'polite' && !r.children.length; })()`) {
+		t.Error("no empty toast live region in the gallery before the first message")
+	}
 	if got := uiText(t, ctx, ".g-head .studio"); got != uiStudio {
 		t.Errorf("studio %q, want %q", got, uiStudio)
 	}
@@ -534,6 +540,14 @@ func (b *uiBrowser) testSelectionLimit(t *testing.T, f uiFixture) {
 	}
 	if z := uiEval[string](t, ctx, `getComputedStyle(document.querySelector('.g-notices')).zIndex + '>' + getComputedStyle(document.querySelector('.pswp')).zIndex`); z != "100001>100000" {
 		t.Errorf("notice / lightbox z-index %s: the notice would hide behind the photo", z)
+	}
+	// A toast shows above the lightbox too: a probe in the live region is
+	// what the browser finds at its own centre.
+	if got := uiEval[string](t, ctx, `(() => { const r = document.getElementById('toasts'); if (!r) return 'no live region';
+		const p = document.createElement('div'); p.className = 'toast'; p.textContent = 'probe'; r.appendChild(p);
+		const b = p.getBoundingClientRect(); const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+		p.remove(); return hit === p ? 'on top' : 'under ' + (hit ? hit.className : 'nothing'); })()`); got != "on top" {
+		t.Errorf("a toast over the open lightbox is %s", got)
 	}
 	// PhotoSwipe ignores Escape until its opening animation ends: press it
 	// until the lightbox closes.
@@ -702,8 +716,22 @@ func (b *uiBrowser) testOwnerApp(t *testing.T, f uiFixture) {
 		t.Errorf("photo count %q", got)
 	}
 
+	// The toasts' live region is there from the start, before any message.
+	if !uiEval[bool](t, ctx, `(() => { const r = document.getElementById('toasts');
+		return !!r && r.parentElement === document.body && r.getAttribute('aria-live') === 'polite'; })()`) {
+		t.Error("no toast live region in the owner app before the first message")
+	}
+
 	uiDo(t, ctx, "open the client links tab", chromedp.Click(chromedp.CSS(`nav.tabs a[href$="/shares"]`)))
 	const form = ".shares-layout form "
+	// This server sends email (GET /api/instance: mail true): the email
+	// fields are on, with no hint.
+	uiWait(t, ctx, "the share form knowing the server sends email", `(document.querySelector('.shares-layout form') || { dataset: {} }).dataset.mail === 'on'`)
+	if !uiEval[bool](t, ctx, `(() => { const f = document.querySelector('.shares-layout form');
+		return !f.elements.send_to.disabled && !f.elements.notify_first_view.disabled && !f.elements.message.disabled
+			&& [...f.querySelectorAll('.mail-hint')].every((h) => h.hidden); })()`) {
+		t.Error("email fields off or hinted on a server that sends email")
+	}
 	const messageHidden = `document.querySelector('.shares-layout form textarea[name=message]').closest('label').hidden`
 	uiDo(t, ctx, "fill the share form",
 		chromedp.WaitVisible(chromedp.CSS(form+"input[name=label]")),
@@ -793,6 +821,42 @@ func (b *uiBrowser) testOwnerApp(t *testing.T, f uiFixture) {
 	}
 	// notify_first_view: the studio hears of the first visit.
 	b.waitMail(t, "on the first view", "opened for the first time", "From the browser")
+}
+
+// testOwnerNoMail: on a second server, without SMTP, the share form turns
+// the email fields off and says why, and still makes links.
+func (b *uiBrowser) testOwnerNoMail(t *testing.T) {
+	e := newTestEnv(t, nil)
+	o := e.createOwner("nomail")
+	a := e.newAlbum(o, "No mail")
+	ctx := b.tab(t, uiOwnerExpected...)
+	uiDo(t, ctx, "open the album's links signed out", chromedp.Navigate(e.http.URL+"/#/albums/"+a.ID+"/shares"),
+		chromedp.WaitVisible(chromedp.CSS("form input[name=username]")))
+	uiDo(t, ctx, "log in",
+		chromedp.SendKeys(chromedp.CSS("form input[name=username]"), o.username),
+		chromedp.SendKeys(chromedp.CSS("form input[name=password]"), o.password),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")))
+	uiWait(t, ctx, "the share form knowing the server has no email", `(document.querySelector('.shares-layout form') || { dataset: {} }).dataset.mail === 'off'`)
+	const hintOf = `((el) => { const h = document.getElementById(el.getAttribute('aria-describedby') || '');
+		return h && !h.hidden && h.getBoundingClientRect().height > 0 ? h.textContent : ''; })`
+	const f = `document.querySelector('.shares-layout form').elements`
+	if !uiEval[bool](t, ctx, f+`.send_to.disabled && `+f+`.notify_first_view.disabled && `+f+`.message.disabled`) {
+		t.Error("email fields enabled on a server without SMTP")
+	}
+	if got, want := uiEval[string](t, ctx, hintOf+`(`+f+`.send_to)`), "Email is not set up on this server (PHOTOVAULT_SMTP_HOST) — copy the link instead."; got != want {
+		t.Errorf("email field hint %q, want %q", got, want)
+	}
+	if got := uiEval[string](t, ctx, hintOf+`(`+f+`.notify_first_view)`); !strings.Contains(got, "PHOTOVAULT_SMTP_HOST") {
+		t.Errorf("first-view checkbox hint %q", got)
+	}
+	// Links are still made, to be copied.
+	uiDo(t, ctx, "create a link",
+		chromedp.SendKeys(chromedp.CSS(".shares-layout form input[name=label]"), "Copied by hand"),
+		chromedp.Click(chromedp.CSS(".shares-layout form button[type=submit]")))
+	uiWait(t, ctx, "created link", `!!(document.querySelector('.created input.mono') || {}).value`)
+	if n := uiEval[int](t, ctx, `document.querySelectorAll('.created .invite-sent, .created .invite-failed, .shares-layout form .error:not(:empty)').length`); n != 0 {
+		t.Errorf("%d invite notes or errors after creating a link without email", n)
+	}
 }
 
 // ownerLogin signs in through the form (the UI uses cookie mode) and waits

@@ -85,6 +85,26 @@ test('429 carries Retry-After; network failures become status 0', async () => {
   await assert.rejects(down.albums(), (e) => e.status === 0);
 });
 
+test('instance() asks the server once and keeps the answer; a failure is null and asked again', async () => {
+  const calls = [];
+  let fail = true;
+  const api = new OwnerAPI({
+    cookies: () => '',
+    fetch: async (url, init) => {
+      calls.push([init.method, url]);
+      if (fail) throw new TypeError('fetch failed');
+      return jsonResponse(200, { version: '1.2.3', mail: false, public_url: 'https://photos.example' });
+    },
+  });
+  assert.equal(await api.instance(), null, 'a failed request resolves to null, never rejects');
+  fail = false;
+  const [a, b] = await Promise.all([api.instance(), api.instance()]);
+  assert.deepEqual(a, { version: '1.2.3', mail: false, public_url: 'https://photos.example' });
+  assert.equal(a, b);
+  await api.instance();
+  assert.deepEqual(calls, [['GET', '/api/instance'], ['GET', '/api/instance']]);
+});
+
 function fakeFiles(n, size = 100) {
   return Array.from({ length: n }, (_, i) => ({ name: `f${i}.jpg`, size }));
 }

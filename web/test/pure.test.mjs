@@ -3,7 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { formatBytes, retryAfterSeconds, plural, until, parseTime } from '../src/lib/format.js';
 import { apiError, uploadErrorMessage, parseJSON, ApiError } from '../src/lib/http.js';
-import { shareStatus, shareRequest, shareLink, inviteOutcome, dailyBars, EXPIRY_PRESETS } from '../src/lib/share.js';
+import { shareStatus, shareRequest, shareLink, inviteOutcome, dailyBars, mailAvailable, MAIL_OFF_HINT, EXPIRY_PRESETS } from '../src/lib/share.js';
 import {
   tokenFromPath, storageKey, Favourites, previewSize, tileRatio, downloadURL, selectionError,
   selectionLimit, favouritesLabel, limitMessage, overLimit,
@@ -100,6 +100,23 @@ test('shareRequest sends the favourites limit, first-view notice and email only 
   // An address with a blank message sends no message.
   assert.deepEqual(shareRequest('a', { sendTo: 'x@example.com', message: '  ' }),
     { album_id: 'a', download: 'preview', strip_location: true, send_to: 'x@example.com' });
+});
+
+test('shareRequest asks for nothing that needs email when the server has none', () => {
+  const v = { download: 'preview', selectionLimit: '2', notifyFirstView: true, sendTo: 'ada@example.com', message: 'Hi' };
+  assert.deepEqual(shareRequest('a1', { ...v, mail: false }), { album_id: 'a1', download: 'preview', strip_location: true, selection_limit: 2 });
+  // Unknown (undefined) or true: as before.
+  assert.equal(shareRequest('a1', v).send_to, 'ada@example.com');
+  assert.equal(shareRequest('a1', { ...v, mail: true }).notify_first_view, true);
+});
+
+test('mailAvailable: only an answer saying mail false turns the email fields off', () => {
+  assert.equal(mailAvailable({ version: '1.0', mail: false, public_url: 'https://p.example' }), false);
+  assert.equal(mailAvailable({ mail: true }), true);
+  // No answer (a failed request), an older server without the field, odd values: keep the fields.
+  for (const v of [null, undefined, {}, { mail: 'false' }, { mail: 0 }, 'x']) assert.equal(mailAvailable(v), true, JSON.stringify(v));
+  assert.match(MAIL_OFF_HINT.sendTo, /^Email is not set up on this server \(PHOTOVAULT_SMTP_HOST\) — copy the link instead\.$/);
+  assert.match(MAIL_OFF_HINT.notify, /PHOTOVAULT_SMTP_HOST/);
 });
 
 test('inviteOutcome reports the email only when one was asked for', () => {

@@ -3,7 +3,7 @@
 // selection". Every piece of user text (studio, title, filenames) goes through
 // textContent.
 import '../css/gallery.css';
-import { h, mount, modal, field, icon, ICONS, toast } from '../lib/dom.js';
+import { h, mount, modal, field, icon, ICONS, toast, initToasts } from '../lib/dom.js';
 import { apiError, ApiError, messageOf, parseJSON } from '../lib/http.js';
 import { formatDate, plural, retryAfterSeconds } from '../lib/format.js';
 import {
@@ -483,6 +483,7 @@ function loadPhotoSwipe() {
   return import('photoswipe').then((m) => m.default);
 }
 
+initToasts(); // the live region exists before its first message, above the lightbox
 const root = document.getElementById('app');
 if (root) {
   const token = tokenFromPath(location.pathname);

@@ -161,16 +161,31 @@ export function confirmDialog(title, text, action = 'OK', danger = false) {
 }
 
 /**
- * Shows a transient message at the bottom of the screen.
- * @param {string} text
- * @param {'info'|'error'} [kind]
+ * The live region toasts are announced from. Screen readers announce changes
+ * to a region they already know, so it is made once at startup (initToasts,
+ * from each app's main.js) and stays in the body for the page's life; the
+ * CSS keeps it above the PhotoSwipe lightbox.
+ * @returns {HTMLElement|null} null before there is a body
  */
-export function toast(text, kind = 'info') {
+export function initToasts() {
+  if (typeof document === 'undefined' || !document.body) return null;
   let host = document.getElementById('toasts');
   if (!host) {
     host = h('div', { id: 'toasts', class: 'toasts', attrs: { 'aria-live': 'polite' } });
     document.body.appendChild(host);
   }
+  return host;
+}
+
+/**
+ * Shows a transient message at the bottom of the screen, announced from the
+ * live region made by initToasts.
+ * @param {string} text
+ * @param {'info'|'error'} [kind]
+ */
+export function toast(text, kind = 'info') {
+  const host = initToasts(); // normally there already
+  if (!host) return;
   const t = h('div', { class: `toast ${kind}`, text });
   host.appendChild(t);
   setTimeout(() => t.remove(), kind === 'error' ? 6000 : 3500);

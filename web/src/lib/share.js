@@ -41,11 +41,13 @@ export const STATUS_LABEL = Object.freeze({
 /**
  * Builds the POST /api/shares body from form values. Empty optional fields
  * are left out so the server's defaults apply.
- * The message goes only with an address to send the link to.
+ * The message goes only with an address to send the link to. With mail:
+ * false (the server has no SMTP) nothing that needs email is asked for.
  * @param {string} albumId
  * @param {{label?: string, expiresIn?: number|string, maxViews?: number|string, password?: string,
  *   download?: string, stripLocation?: boolean, watermark?: string, mediaIds?: string[],
- *   selectionLimit?: number|string, notifyFirstView?: boolean, sendTo?: string, message?: string}} v
+ *   selectionLimit?: number|string, notifyFirstView?: boolean, sendTo?: string, message?: string,
+ *   mail?: boolean}} v
  */
 export function shareRequest(albumId, v) {
   const body = { album_id: albumId, download: v.download || 'preview', strip_location: v.stripLocation !== false };
@@ -59,6 +61,7 @@ export function shareRequest(albumId, v) {
   if (v.mediaIds && v.mediaIds.length) body.media_ids = v.mediaIds;
   const sl = Number(v.selectionLimit || 0);
   if (Number.isInteger(sl) && sl > 0) body.selection_limit = sl;
+  if (v.mail === false) return body;
   if (v.notifyFirstView === true) body.notify_first_view = true;
   const to = typeof v.sendTo === 'string' ? v.sendTo.trim() : '';
   if (to) {
@@ -67,6 +70,23 @@ export function shareRequest(albumId, v) {
     if (msg) body.message = msg;
   }
   return body;
+}
+
+/** Shown by the email fields when the server cannot send email. */
+export const MAIL_OFF_HINT = Object.freeze({
+  sendTo: 'Email is not set up on this server (PHOTOVAULT_SMTP_HOST) — copy the link instead.',
+  notify: 'Email is not set up on this server (PHOTOVAULT_SMTP_HOST), so no first-view notice can be sent.',
+});
+
+/**
+ * Whether the server can send email, from GET /api/instance. Only an answer
+ * that says mail: false turns the email fields off; no answer (an older
+ * server, a network error) keeps them on, and the server still refuses
+ * clearly (409 mail_not_configured).
+ * @param {{mail?: unknown}|null|undefined} instance
+ */
+export function mailAvailable(instance) {
+  return !(instance && typeof instance === 'object' && instance.mail === false);
 }
 
 /**

@@ -34,6 +34,8 @@ export class OwnerAPI {
     this.onSignedOut = opts.onSignedOut || (() => {});
     /** @type {Promise<boolean>|null} */
     this.refreshing = null;
+    /** @type {Promise<any>|null} the cached GET /api/instance answer */
+    this.instanceInfo = null;
   }
 
   /** The CSRF token the server set in the readable pv_csrf cookie. */
@@ -139,6 +141,22 @@ export class OwnerAPI {
 
   /** The signed-in owner: {id, username, created_at}. */
   me() { return this.request('GET', '/api/auth/me'); }
+
+  /**
+   * What this server offers: {version, mail, public_url}. Asked once and
+   * kept; a failed request resolves to null (callers keep their defaults)
+   * and is asked again next time.
+   * @returns {Promise<{version?: string, mail?: boolean, public_url?: string}|null>}
+   */
+  instance() {
+    if (!this.instanceInfo) {
+      this.instanceInfo = this.request('GET', '/api/instance').catch(() => {
+        this.instanceInfo = null;
+        return null;
+      });
+    }
+    return this.instanceInfo;
+  }
 
   /** Lists the owner's albums. */
   async albums() { return (await this.request('GET', '/api/albums')).items || []; }

@@ -2,7 +2,7 @@
 // Hash routes (#/, #/albums/{id}, #/albums/{id}/shares) keep the server's
 // routing to one static page.
 import '../css/owner.css';
-import { h, mount, field, icon, ICONS } from '../lib/dom.js';
+import { h, mount, field, icon, ICONS, initToasts } from '../lib/dom.js';
 import { ApiError, messageOf } from '../lib/http.js';
 import { OwnerAPI } from './api.js';
 import { albumsView } from './albums.js';
@@ -139,6 +139,7 @@ class App {
   }
 
   showShell() {
+    this.api.instance(); // what the server offers (email?), cached for the views
     this.view = h('main', { class: 'container', id: 'view' });
     const out = h('button', {
       class: 'btn ghost small', type: 'button', text: 'Sign out',
@@ -212,5 +213,6 @@ function authPage(title, notice, form) {
       form));
 }
 
+initToasts(); // the live region exists before its first message
 const root = document.getElementById('app');
 if (root) new App(root).start();

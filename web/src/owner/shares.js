@@ -3,7 +3,9 @@
 import { h, mount, field, icon, ICONS, confirmDialog, toast } from '../lib/dom.js';
 import { messageOf } from '../lib/http.js';
 import { formatDate, formatDateTime, plural, until } from '../lib/format.js';
-import { EXPIRY_PRESETS, DOWNLOAD_MODES, STATUS_LABEL, shareStatus, shareRequest, shareLink, inviteOutcome, dailyBars } from '../lib/share.js';
+import {
+  EXPIRY_PRESETS, DOWNLOAD_MODES, STATUS_LABEL, MAIL_OFF_HINT, shareStatus, shareRequest, shareLink, inviteOutcome, dailyBars, mailAvailable,
+} from '../lib/share.js';
 import { mediaURL } from './api.js';
 
 /**
@@ -46,8 +48,12 @@ export function sharesPanel(ctx, panel, album) {
   load();
 }
 
+/** Makes the ids of the form's hints unique on the page. */
+let hintSeq = 0;
+
 /**
- * The create-share form.
+ * The create-share form. The email fields (send the link, notice on first
+ * view) turn off with a hint when the server says it cannot send email.
  * @param {import('./album.js').ViewCtx} ctx
  * @param {any} album
  * @param {(res: any, sendTo: string) => void} onCreated res and the address the link was emailed to ('' if none)
@@ -60,6 +66,27 @@ function createForm(ctx, album, onCreated) {
   const messageField = h('label', { class: 'field', hidden: true }, h('span', { text: 'Message to your client (optional)' }),
     h('textarea', { name: 'message', rows: 3, maxLength: 2000 }));
   const syncMessage = () => { messageField.hidden = !sendTo.value.trim(); };
+  const notify = h('input', { type: 'checkbox', name: 'notify_first_view' });
+  const notifyLabel = h('label', { class: 'check' }, notify, h('span', { text: 'Email me when the link is first opened' }));
+  const seq = ++hintSeq;
+  const notifyHint = h('p', { class: 'muted small mail-hint', id: `notify-hint-${seq}`, hidden: true, text: MAIL_OFF_HINT.notify });
+  const sendToHint = h('small', { class: 'muted mail-hint', id: `send-to-hint-${seq}`, hidden: true, text: MAIL_OFF_HINT.sendTo });
+  const sendToLabel = h('label', { class: 'field' }, h('span', { text: 'Email the link to (optional)' }), sendTo, sendToHint);
+  let mail = true;
+  /** Turns the fields that need email off, each with its hint (the server has no SMTP). */
+  const mailOff = () => {
+    mail = false;
+    sendTo.value = '';
+    notify.checked = false;
+    syncMessage();
+    messageField.querySelector('textarea').disabled = true;
+    for (const [input, label, hint] of [[sendTo, sendToLabel, sendToHint], [notify, notifyLabel, notifyHint]]) {
+      input.disabled = true;
+      input.setAttribute('aria-describedby', hint.id);
+      label.classList.add('disabled');
+      hint.hidden = false;
+    }
+  };
   const form = h('form', {
     class: 'stack',
     autocomplete: 'off',
@@ -80,6 +107,7 @@ function createForm(ctx, album, onCreated) {
           notifyFirstView: field(form, 'notify_first_view'),
           sendTo: field(form, 'send_to'),
           message: field(form, 'message'),
+          mail,
         });
         const res = await ctx.api.createShare(body);
         form.reset();
@@ -109,11 +137,17 @@ function createForm(ctx, album, onCreated) {
     h('input', { name: 'watermark', maxLength: 60, placeholder: 'e.g. © Studio Name' })),
   h('label', { class: 'field' }, h('span', { text: 'Favourites limit' }),
     h('input', { name: 'selection_limit', type: 'number', min: 1, step: 1, inputMode: 'numeric', placeholder: 'No limit' })),
-  h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'notify_first_view' }),
-    h('span', { text: 'Email me when the link is first opened' })),
-  h('label', { class: 'field' }, h('span', { text: 'Email the link to (optional)' }), sendTo),
+  notifyLabel, notifyHint,
+  sendToLabel,
   messageField,
   err, btn);
+  // Known once per page (the API caches it); no answer keeps the fields on.
+  // data-mail says what the form went by: on, off or unknown.
+  ctx.api.instance().then((info) => {
+    const on = mailAvailable(info);
+    if (!on) mailOff();
+    form.dataset.mail = !info ? 'unknown' : on ? 'on' : 'off';
+  });
   return form;
 }
 
