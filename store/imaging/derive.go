@@ -106,13 +106,14 @@ func decodeForDerive(r io.Reader, d Detected, box int) (img image.Image, full im
 }
 
 // decodeJPEG decodes a JPEG for derivatives that fit in box×box. Baseline
-// JPEGs (what cameras and phones write) are decoded in the DCT domain at
-// the smallest of 1/8, 1/4 and 1/2 that still covers the box (jpegscale:
-// a 24 MP photo for a 2048 px preview decodes at 1/2 in a third of
-// image/jpeg's time and a quarter of its pixel memory), from only the bytes
-// up to the end of the scan. Everything else — progressive, CMYK, or
-// anything jpegscale refuses — streams through image/jpeg at full size,
-// which also has the last word on files jpegscale calls corrupt.
+// and progressive JPEGs are decoded in the DCT domain at the smallest of
+// 1/8, 1/4 and 1/2 that still covers the box (jpegscale: a 24 MP baseline
+// photo for a 2048 px preview decodes at 1/2 in a third of image/jpeg's
+// time and a quarter of its pixel memory; a progressive one in half its
+// time and a fifth of its memory), from only the bytes the image needs.
+// Everything else — CMYK, arithmetic coding, or anything jpegscale refuses
+// — streams through image/jpeg at full size, which also has the last word
+// on files jpegscale calls corrupt.
 func decodeJPEG(r io.Reader, name string, box int) (image.Image, image.Point, error) {
 	data, rest, ok, err := jpegscale.Read(r, MaxDerivePixels)
 	if err != nil {

@@ -14,8 +14,8 @@
 //     lens, orientation and GPS from EXIF on a best-effort basis.
 //   - What do we show? Derive decodes once and makes a 2048 px preview and a
 //     400 px thumbnail with an own separable Catmull-Rom resampler that works on
-//     the decoded YCbCr planes (no full-resolution RGBA copy). Baseline JPEGs
-//     are decoded by jpegscale in the DCT domain at the smallest of 1/8, 1/4
+//     the decoded YCbCr planes (no full-resolution RGBA copy). Baseline and
+//     progressive JPEGs are decoded by jpegscale in the DCT domain at the smallest of 1/8, 1/4
 //     and 1/2 that still covers the preview (a 24 MP photo in a third of
 //     image/jpeg's time); everything else by the standard decoders. StripLocation
 //     removes GPS, serial numbers, XMP and IPTC from a JPEG while copying the

@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 )
 
@@ -69,4 +70,24 @@ func (f *Filler) Read(p []byte) (int, error) {
 	}
 	f.Count += int64(len(p))
 	return len(p), nil
+}
+
+// Photo24MPProgressive is Photo24MP losslessly transcoded to a progressive
+// JPEG by jpegtran (libjpeg-turbo's standard progression script), so it
+// holds the very same coefficients; ok is false when jpegtran is not
+// installed.
+func Photo24MPProgressive() (data []byte, ok bool, err error) {
+	bin, lerr := exec.LookPath("jpegtran")
+	if lerr != nil {
+		return nil, false, nil
+	}
+	_, src, err := Photo24MP()
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := exec.Command(bin, "-copy", "none", "-progressive", src).Output() // #nosec G204 -- fixed tool and our own fixture
+	if err != nil {
+		return nil, false, fmt.Errorf("imagingtest: jpegtran: %w", err)
+	}
+	return out, true, nil
 }

@@ -66,8 +66,13 @@ type decoder struct {
 	adobe         bool
 	adobeXform    uint8
 	frame         bool
+	progressive   bool
 	scan          []*component // components in scan order
+	ss, se        int          // spectral selection of the scan
+	ah, al        uint         // successive approximation of the scan
 	entropyStart  int
+	p             int  // where parse resumes: after the last scan, at its ending marker
+	eoi           bool // parse reached EOI after a scan
 
 	// bit reader over the unstuffed entropy-coded data
 	buf       []byte
@@ -109,10 +114,13 @@ func Decode(data []byte, scale, maxPixels int) (image.Image, error) {
 // only, the frame header).
 func (d *decoder) parse(configOnly bool) error {
 	data := d.data
-	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
-		return errCorrupt("missing SOI")
+	p := d.p
+	if p == 0 {
+		if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+			return errCorrupt("missing SOI")
+		}
+		p = 2
 	}
-	p := 2
 	for {
 		// A marker is 0xFF, optional 0xFF fill bytes, then the code.
 		if p >= len(data) || data[p] != 0xFF {
@@ -129,6 +137,10 @@ func (d *decoder) parse(configOnly bool) error {
 		if m == 0x01 || (m >= 0xD0 && m <= 0xD7) { // TEM, RSTn: no length
 			continue
 		}
+		if m == 0xD9 && d.entropyStart > 0 {
+			d.eoi, d.p = true, p
+			return nil
+		}
 		if m == 0xD8 || m == 0xD9 {
 			return errCorrupt("SOI or EOI before the scan")
 		}
@@ -143,13 +155,12 @@ func (d *decoder) parse(configOnly bool) error {
 		p += l
 		var err error
 		switch {
-		case m == 0xC0 || m == 0xC1:
+		case m == 0xC0 || m == 0xC1 || m == 0xC2:
 			err = d.parseFrame(seg)
+			d.progressive = m == 0xC2
 			if err == nil && configOnly {
 				return nil
 			}
-		case m == 0xC2:
-			err = unsupported("progressive")
 		case m >= 0xC3 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC:
 			err = unsupported(fmt.Sprintf("frame type SOF%d", m-0xC0))
 		case m == 0xCC:
@@ -174,7 +185,7 @@ func (d *decoder) parse(configOnly bool) error {
 			if err := d.parseSOS(seg); err != nil {
 				return err
 			}
-			d.entropyStart = p
+			d.entropyStart, d.p = p, p
 			return nil
 		}
 		if err != nil {
@@ -297,11 +308,11 @@ func (d *decoder) parseSOS(seg []byte) error {
 		return truncated("SOS")
 	}
 	ns := int(seg[0])
-	if len(seg) != 4+2*ns {
-		return errCorrupt("SOS length")
+	if ns < 1 || ns > len(d.comps) || len(seg) != 4+2*ns {
+		return errCorrupt("SOS length or component count")
 	}
-	if ns != len(d.comps) {
-		return unsupported("non-interleaved scans")
+	if !d.progressive && ns != len(d.comps) {
+		return unsupported("non-interleaved sequential scans")
 	}
 	if len(d.comps) == 3 {
 		if d.adobe && d.adobeXform == 0 {
@@ -317,6 +328,20 @@ func (d *decoder) parseSOS(seg []byte) error {
 			return unsupported("luma sampling")
 		}
 	}
+	ss, se, a := int(seg[1+2*ns]), int(seg[2+2*ns]), seg[3+2*ns]
+	d.ss, d.se, d.ah, d.al = ss, se, uint(a>>4), uint(a&15)
+	if d.progressive {
+		switch {
+		case ss == 0 && se != 0, ss > se, se > 63, d.ah > 13, d.al > 13:
+			return errCorrupt("progressive scan parameters")
+		case ss > 0 && ns != 1:
+			return errCorrupt("AC scan of several components")
+		}
+	} else if ss != 0 || se != 63 || a != 0 {
+		return errCorrupt("spectral selection in a sequential scan")
+	}
+	needDC := ss == 0 && (!d.progressive || d.ah == 0)
+	needAC := !d.progressive || ss > 0
 	d.scan = d.scan[:0]
 	for i := range ns {
 		id, tables := seg[1+2*i], seg[2+2*i]
@@ -335,7 +360,7 @@ func (d *decoder) parseSOS(seg []byte) error {
 			}
 		}
 		td, ta := tables>>4, tables&15
-		if td > 3 || ta > 3 || d.huff[0][td] == nil || d.huff[1][ta] == nil {
+		if td > 3 || ta > 3 || (needDC && d.huff[0][td] == nil) || (needAC && d.huff[1][ta] == nil) {
 			return errCorrupt("scan references a missing Huffman table")
 		}
 		if !d.qtSet[c.tq] {
@@ -343,10 +368,6 @@ func (d *decoder) parseSOS(seg []byte) error {
 		}
 		c.dc, c.ac = d.huff[0][td], d.huff[1][ta]
 		d.scan = append(d.scan, c)
-	}
-	ss, se, a := seg[1+2*ns], seg[2+2*ns], seg[3+2*ns]
-	if ss != 0 || se != 63 || a != 0 {
-		return errCorrupt("spectral selection in a sequential scan")
 	}
 	return nil
 }
@@ -400,7 +421,10 @@ const padding = 4096
 // interval begins.
 func (d *decoder) unstuff() {
 	src := d.data[d.entropyStart:]
-	out := make([]byte, 0, len(src)+padding)
+	out := d.buf[:0] // a progressive file's later scans reuse the first one's buffer
+	if cap(out) < len(src)+padding {
+		out = make([]byte, 0, len(src)+padding)
+	}
 	d.intervals = append(d.intervals[:0], 0)
 scan:
 	for len(src) > 0 {
@@ -432,4 +456,6 @@ scan:
 	d.end = len(out)
 	d.buf = out[:len(out)+padding]
 	clear(d.buf[d.end:])
+	d.p = len(d.data) - len(src) // the marker that ended the scan
+	d.pos, d.acc, d.n = 0, 0, 0
 }

@@ -13,11 +13,13 @@ import (
 // image, where Read never goes).
 const maxHeaderBytes = 16 << 20
 
-// Read reads from r only the bytes Decode needs — the marker segments up to
-// and including the first scan — and stops at the marker that ends the
-// scan, whatever follows it (MPF previews, trailing data). It never keeps
-// more than the frame can need: at most 256 bytes of entropy-coded data per
-// block (64 codes of at most 32 bits).
+// Read reads from r only the bytes Decode needs — for a sequential JPEG the
+// marker segments up to and including the first scan, stopping at the
+// marker that ends it; for a progressive one everything up to and
+// including EOI — and never what follows (MPF previews, trailing data). It
+// never keeps more than the frame can need: at most 256 bytes of
+// entropy-coded data per block (64 codes of at most 32 bits), 1 KiB per
+// block over all the scans of a progressive JPEG.
 //
 // ok is false when Read stopped early because Decode would refuse the file
 // anyway: not a JPEG, a frame type it does not decode, more than maxPixels
@@ -37,6 +39,7 @@ func Read(r io.Reader, maxPixels int) (data []byte, rest io.Reader, ok bool, err
 		return out, br, false, ioError(err)
 	}
 	budget := -1 // entropy-coded bytes allowed, once the frame is known
+	progressive, scans := false, 0
 	for {
 		// marker: 0xFF, fill bytes, code
 		n := len(out)
@@ -55,6 +58,9 @@ func Read(r io.Reader, maxPixels int) (data []byte, rest io.Reader, ok bool, err
 		if m == 0x01 || (m >= 0xD0 && m <= 0xD7) {
 			continue
 		}
+		if m == 0xD9 && scans > 0 { // the end of a progressive JPEG
+			return out, br, true, nil
+		}
 		if m == 0xD8 || m == 0xD9 {
 			return out, br, false, nil
 		}
@@ -71,23 +77,34 @@ func Read(r io.Reader, maxPixels int) (data []byte, rest io.Reader, ok bool, err
 		}
 		seg := out[n+2:]
 		switch {
-		case m == 0xC0 || m == 0xC1:
+		case m == 0xC0 || m == 0xC1 || m == 0xC2:
 			blocks, pixels, valid := frameSize(seg)
 			if !valid || pixels > maxPixels {
 				return out, br, false, nil
 			}
+			progressive = m == 0xC2
 			budget = blocks*256 + 1<<16
-		case m >= 0xC2 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC, m == 0xCC:
+			if progressive {
+				budget = blocks*1024 + 1<<20
+			}
+		case m >= 0xC3 && m <= 0xCF && m != 0xC4 && m != 0xC8:
 			return out, br, false, nil
 		case m == 0xDA:
 			if budget < 0 {
 				return out, br, false, nil
 			}
-			done, err := copyScan(br, &out, len(out)+budget)
+			start := len(out)
+			done, err := copyScan(br, &out, start+budget)
 			if err != nil {
 				return out, br, false, ioError(err)
 			}
-			return out, br, done, nil
+			if !done || !progressive {
+				return out, br, done, nil
+			}
+			budget -= len(out) - start
+			if scans++; scans > maxScans {
+				return out, br, false, nil
+			}
 		}
 	}
 }

@@ -29,6 +29,9 @@ type block [65]int32
 // decode entropy-decodes the scan and inverse-transforms every block to
 // n×n pixels (n = 8, 4, 2 or 1).
 func (d *decoder) decode(n int) (image.Image, error) {
+	if d.progressive {
+		return d.decodeProgressive(n)
+	}
 	d.unstuff()
 	// Where each zigzag coefficient goes: its natural index when it is in
 	// the top-left n×n corner the scaled IDCT reads, else the dump slot.
@@ -40,17 +43,7 @@ func (d *decoder) decode(n int) (image.Image, error) {
 			dst[k] = dump
 		}
 	}
-	var idct func(b *block, out []uint8, stride int)
-	switch n {
-	case 8:
-		idct = idct8
-	case 4:
-		idct = idct4
-	case 2:
-		idct = idct2
-	default:
-		idct = idct1
-	}
+	idct := idctFor(n)
 
 	img, mcusX, mcusY := d.allocate(n)
 	var blk block
@@ -87,6 +80,19 @@ func (d *decoder) decode(n int) (image.Image, error) {
 		}
 	}
 	return img, nil
+}
+
+// idctFor returns the inverse DCT that makes n×n pixels of a block.
+func idctFor(n int) func(b *block, out []uint8, stride int) {
+	switch n {
+	case 8:
+		return idct8
+	case 4:
+		return idct4
+	case 2:
+		return idct2
+	}
+	return idct1
 }
 
 // allocate makes the output planes, padded to whole MCUs, and returns the
