@@ -82,6 +82,15 @@ func extend(v int32, s uint) int32 {
 	return v
 }
 
+// lookup decodes the symbol whose code is at the top of acc when the code
+// is at most fastBits long, returning it with the code's length; length 0
+// means: call slow. Small enough to be inlined into the decoding loops,
+// which keep their bit reader in registers.
+func (t *huffTable) lookup(acc uint64) (sym uint8, l uint) {
+	e := t.fast[acc>>(64-fastBits)]
+	return uint8(e), uint(e >> 8)
+}
+
 // slow decodes a code longer than fastBits from the top of acc, which must
 // hold at least 16 valid bits. It returns the symbol and the code length,
 // or length 0 for a code that is not in the table.

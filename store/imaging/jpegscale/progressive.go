@@ -1,7 +1,6 @@
 package jpegscale
 
 import (
-	"encoding/binary"
 	"image"
 	"math/bits"
 )
@@ -162,9 +161,7 @@ func (p *progressive) scan() error {
 // fill tops the bit reader up to at least 56 bits.
 func (d *decoder) fill() {
 	if d.n < 32 {
-		d.acc |= binary.BigEndian.Uint64(d.buf[d.pos:]) >> d.n
-		d.pos += int(63-d.n) >> 3
-		d.n |= 56
+		d.pos, d.acc, d.n = refill(d.buf, d.pos, d.acc, d.n)
 	}
 }
 
@@ -180,15 +177,11 @@ func (d *decoder) bits(s uint) int32 {
 // symbol decodes one Huffman symbol.
 func (d *decoder) symbol(t *huffTable) (uint8, error) {
 	d.fill()
-	if e := t.fast[d.acc>>(64-fastBits)]; e != 0 {
-		l := uint(e >> 8)
-		d.acc <<= l
-		d.n -= l
-		return uint8(e), nil
-	}
-	sym, l := t.slow(d.acc)
+	sym, l := t.lookup(d.acc)
 	if l == 0 {
-		return 0, errCorrupt("bad Huffman code")
+		if sym, l = t.slow(d.acc); l == 0 {
+			return 0, errCorrupt("bad Huffman code")
+		}
 	}
 	d.acc <<= l
 	d.n -= l
@@ -276,9 +269,7 @@ func (p *progressive) acRefine(c *component, st *coefs, idx int) error {
 	// refine reads the correction bit of the nonzero coefficient at k.
 	refine := func(k int) {
 		if n < 32 {
-			acc |= binary.BigEndian.Uint64(buf[pos:]) >> n
-			pos += int(63-n) >> 3
-			n |= 56
+			pos, acc, n = refill(buf, pos, acc, n)
 		}
 		bit := acc >> 63
 		acc <<= 1
@@ -298,25 +289,16 @@ func (p *progressive) acRefine(c *component, st *coefs, idx int) error {
 	if p.eobrun == 0 {
 		for ; k <= se; k++ {
 			if n < 32 {
-				acc |= binary.BigEndian.Uint64(buf[pos:]) >> n
-				pos += int(63-n) >> 3
-				n |= 56
+				pos, acc, n = refill(buf, pos, acc, n)
 			}
-			var rs uint8
-			if e := ac.fast[acc>>(64-fastBits)]; e != 0 {
-				l := uint(e >> 8)
-				acc <<= l
-				n -= l
-				rs = uint8(e)
-			} else {
-				sym, l := ac.slow(acc)
-				if l == 0 {
+			rs, l := ac.lookup(acc)
+			if l == 0 {
+				if rs, l = ac.slow(acc); l == 0 {
 					return errCorrupt("bad Huffman code")
 				}
-				acc <<= l
-				n -= l
-				rs = sym
 			}
+			acc <<= l
+			n -= l
 			r, s := int(rs>>4), rs&15
 			var z int16
 			switch {

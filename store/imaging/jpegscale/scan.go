@@ -119,6 +119,14 @@ func (d *decoder) allocate(n int) (image.Image, int, int) {
 	}, mcusX, mcusY
 }
 
+// refill tops a bit reader (acc holding n valid bits, the next byte at
+// buf[pos]) up to at least 56 bits with one unaligned load: buf is padded,
+// so the load never runs off its end. Inlined into the decoding loops.
+func refill(buf []byte, pos int, acc uint64, n uint) (int, uint64, uint) {
+	acc |= binary.BigEndian.Uint64(buf[pos:]) >> n
+	return pos + int(63-n)>>3, acc, n | 56
+}
+
 // decodeBlock decodes one block's DC difference and AC coefficients
 // (T.81 F.2.2), dequantises them into blk at dst's positions. The bit
 // reader state lives in locals for the duration: the Go compiler keeps
@@ -126,26 +134,18 @@ func (d *decoder) allocate(n int) (image.Image, int, int) {
 func (d *decoder) decodeBlock(c *component, q *[64]int32, dst *[64]uint8, blk *block) error {
 	buf, pos, acc, n := d.buf, d.pos, d.acc, d.n
 	if n < 32 {
-		acc |= binary.BigEndian.Uint64(buf[pos:]) >> n
-		pos += int(63-n) >> 3
-		n |= 56
+		pos, acc, n = refill(buf, pos, acc, n)
 	}
 	// DC: a magnitude category, then that many bits of difference.
-	var s uint
-	if e := c.dc.fast[acc>>(64-fastBits)]; e != 0 {
-		l := uint(e >> 8)
-		acc <<= l
-		n -= l
-		s = uint(e & 0xFF)
-	} else {
-		sym, l := c.dc.slow(acc)
-		if l == 0 {
+	sym, l := c.dc.lookup(acc)
+	if l == 0 {
+		if sym, l = c.dc.slow(acc); l == 0 {
 			return errCorrupt("bad Huffman code")
 		}
-		acc <<= l
-		n -= l
-		s = uint(sym)
 	}
+	acc <<= l
+	n -= l
+	s := uint(sym)
 	if s > 15 {
 		return errCorrupt("DC magnitude category")
 	}
@@ -159,9 +159,7 @@ func (d *decoder) decodeBlock(c *component, q *[64]int32, dst *[64]uint8, blk *b
 	ac := c.ac
 	for k := 1; k < 64; {
 		if n < 32 {
-			acc |= binary.BigEndian.Uint64(buf[pos:]) >> n
-			pos += int(63-n) >> 3
-			n |= 56
+			pos, acc, n = refill(buf, pos, acc, n)
 		}
 		if e := ac.fastAC[acc>>(64-fastBits)]; e != 0 {
 			k += int(e>>8) & 0xFF
@@ -175,21 +173,14 @@ func (d *decoder) decodeBlock(c *component, q *[64]int32, dst *[64]uint8, blk *b
 			k++
 			continue
 		}
-		var rs uint8
-		if e := ac.fast[acc>>(64-fastBits)]; e != 0 {
-			l := uint(e >> 8)
-			acc <<= l
-			n -= l
-			rs = uint8(e)
-		} else {
-			sym, l := ac.slow(acc)
-			if l == 0 {
+		rs, l := ac.lookup(acc)
+		if l == 0 {
+			if rs, l = ac.slow(acc); l == 0 {
 				return errCorrupt("bad Huffman code")
 			}
-			acc <<= l
-			n -= l
-			rs = sym
 		}
+		acc <<= l
+		n -= l
 		r, s := int(rs>>4), uint(rs&15)
 		if s == 0 {
 			if r != 15 {
