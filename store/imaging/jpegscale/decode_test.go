@@ -49,6 +49,17 @@ type plane struct {
 
 func planesOf(t testing.TB, img image.Image) []plane {
 	t.Helper()
+	ps := planesOf1(t, img)
+	for i, p := range ps {
+		if p.w > p.stride || len(p.pix) < (p.h-1)*p.stride+p.w {
+			t.Fatalf("plane %d (%d×%d, stride %d) does not fit its %d bytes", i, p.w, p.h, p.stride, len(p.pix))
+		}
+	}
+	return ps
+}
+
+func planesOf1(t testing.TB, img image.Image) []plane {
+	t.Helper()
 	switch m := img.(type) {
 	case *image.Gray:
 		return []plane{{m.Rect.Dx(), m.Rect.Dy(), m.Stride, m.Pix}}
@@ -407,6 +418,61 @@ func TestDecode16BitQuantTables(t *testing.T) {
 		for i := range wp {
 			if _, d := compare(t, gp[i], wp[i]); d != 0 {
 				t.Errorf("scale 1/%d plane %d differs by %d", s, i, d)
+			}
+		}
+	}
+}
+
+func TestDecodeOddSizesMatchStdlib(t *testing.T) {
+	// Sizes around the MCU edges (1, 7, 8, 9, 15, 16, 17 …), thin strips and
+	// random qualities, colour and gray, each at every scale: full size
+	// against image/jpeg, and the scaled bounds.
+	r := rand.New(rand.NewPCG(7, 11))
+	sizes := [][2]int{{1, 1}, {1, 9}, {9, 1}, {7, 7}, {8, 8}, {15, 17}, {16, 16}, {17, 15}, {33, 2}, {2, 33}, {127, 65}, {300, 1}}
+	for i, sz := range sizes {
+		w, h := sz[0], sz[1]
+		var src image.Image
+		if i%3 == 2 {
+			g := image.NewGray(image.Rect(0, 0, w, h))
+			for j := range g.Pix {
+				g.Pix[j] = uint8(r.IntN(256))
+			}
+			src = g
+		} else {
+			c := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+			for j := range c.Y {
+				c.Y[j] = uint8(r.IntN(256))
+			}
+			for j := range c.Cb {
+				c.Cb[j], c.Cr[j] = uint8(r.IntN(256)), uint8(r.IntN(256))
+			}
+			src = c
+		}
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 30 + r.IntN(70)}); err != nil {
+			t.Fatal(err)
+		}
+		want, err := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []int{1, 2, 4, 8} {
+			got, err := Decode(buf.Bytes(), s, 1<<30)
+			if err != nil {
+				t.Fatalf("%dx%d 1/%d: %v", w, h, s, err)
+			}
+			if b := got.Bounds(); b.Dx() != (w+s-1)/s || b.Dy() != (h+s-1)/s {
+				t.Fatalf("%dx%d 1/%d: bounds %v", w, h, s, b)
+			}
+			planesOf(t, got) // the planes cover the bounds
+			if s != 1 {
+				continue
+			}
+			gp, wp := planesOf(t, got), planesOf(t, want)
+			for p := range wp {
+				if _, d := compare(t, gp[p], wp[p]); d > 2 {
+					t.Errorf("%dx%d plane %d: max difference %d", w, h, p, d)
+				}
 			}
 		}
 	}
