@@ -106,7 +106,79 @@ func run(bin, parent string, size int64, derive int, workers string, runs int) e
 				return err
 			}
 		}
+		for _, w := range strings.Split(workers, ",") {
+			n, _ := strconv.Atoi(strings.TrimSpace(w))
+			if err := deriveQueued(bin, dir, data, &refresh, derive, n); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// deriveQueued measures the workers alone: n distinct 24 MP JPEGs are
+// imported with `photovault import --derive=false` (queued, no server
+// running), then serve starts with the given worker count and the time
+// from its start to all `ready` is taken. No upload shares the cores or
+// the clock, so this is the pool's own scaling, process and all.
+func deriveQueued(bin, dir, data string, refresh *string, n, workers int) error {
+	base, err := photo24MP()
+	if err != nil {
+		return err
+	}
+	photos := filepath.Join(dir, fmt.Sprintf("queued-%d", workers))
+	if err := os.MkdirAll(photos, 0o700); err != nil {
+		return err
+	}
+	for i := range n {
+		com := fmt.Sprintf("queued %d/%d", workers, i)
+		b := append(append(append([]byte{}, base[:2]...), 0xFF, 0xFE, 0, byte(len(com)+2)), com...)
+		if err := os.WriteFile(filepath.Join(photos, fmt.Sprintf("IMG_%04d.jpg", i)), append(b, base[2:]...), 0o600); err != nil {
+			return err
+		}
+	}
+	title := fmt.Sprintf("queued-%d", workers)
+	imp := exec.Command(bin, "import", photos, "--album", title, "--owner", "bench", "--derive=false") // #nosec G204 -- the operator names the binary
+	imp.Env = []string{"PATH=" + os.Getenv("PATH"), "PHOTOVAULT_DATA_DIR=" + data}
+	if out, err := imp.CombinedOutput(); err != nil {
+		return fmt.Errorf("import: %v %s", err, out)
+	}
+	t0 := time.Now()
+	srv, err := start(bin, data, workers)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	var tok tokenPair
+	if err := srv.json("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": *refresh}, &tok); err != nil {
+		return err
+	}
+	*refresh = tok.RefreshToken
+	var albums struct{ Items []struct{ ID, Title string } }
+	if err := srv.json("GET", "/api/albums", tok.AccessToken, nil, &albums); err != nil {
+		return err
+	}
+	var album struct{ Media []media }
+	for _, a := range albums.Items {
+		if a.Title == title {
+			if err := srv.json("GET", "/api/albums/"+a.ID, tok.AccessToken, nil, &album); err != nil {
+				return err
+			}
+		}
+	}
+	if len(album.Media) != n {
+		return fmt.Errorf("queued album holds %d media, want %d", len(album.Media), n)
+	}
+	ids := make([]string, n)
+	for i, m := range album.Media {
+		ids[i] = m.ID
+	}
+	if err := srv.waitReady(tok.AccessToken, ids, 10*time.Minute); err != nil {
+		return err
+	}
+	total := time.Since(t0)
+	fmt.Printf("derive from the queue, %d worker(s): %d × 24 MP imported first, serve start to all ready %.2f s: %.0f ms per image; peak RSS %d kB\n",
+		workers, n, total.Seconds(), float64(total.Milliseconds())/float64(n), srv.status("VmHWM"))
 	return nil
 }
 
